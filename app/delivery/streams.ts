@@ -1,0 +1,117 @@
+// One open SSE stream: a waiter that never times out. It holds a cursor, not a queue: on every
+// wake it pages through the inbox from its cursor, and while the socket's buffer is full it stops
+// reading until 'drain' — a slow client costs at most one page of memory.
+//
+// Start (Mercure's order): register, then replay from the cursor to the head, then whatever
+// arrived meanwhile — a wake during a pump sets `again`, so nothing is missed or sent twice.
+import type { InboxReader, Entry } from '../services/reader.ts';
+import type { StreamWaiter, WaiterRegistry } from './waiters.ts';
+
+export type StreamEnd = 'lifetime' | 'closed' | 'shutdown' | 'error' | 'slow';
+
+/** The bytes side of a stream (http/sse.ts); every write method returns false when buffered. */
+export interface StreamSink {
+  messages(entries: readonly Entry[]): boolean;
+  reset(oldest: number): boolean;
+  heartbeat(): boolean;
+  /** Resolves when the socket can take more; false when it closed instead. */
+  drained(): Promise<boolean>;
+  end(reason: StreamEnd): void;
+}
+
+export interface StreamOptions {
+  pageSize: number;
+  heartbeatMs: number;
+  /** Absolute time at which the stream is closed so proxies recycle it (jittered by the caller). */
+  closeAt: number;
+}
+
+export class StreamSession implements StreamWaiter {
+  readonly kind = 'stream' as const;
+  private open = true;
+  private pumping = false;
+  private again = false;
+  private lastWrite = Date.now();
+  cursor: number;
+
+  constructor(
+    private readonly registry: WaiterRegistry,
+    private readonly reader: InboxReader,
+    private readonly sink: StreamSink,
+    readonly tenantId: string,
+    readonly userId: string,
+    readonly deviceId: string,
+    since: number,
+    private readonly opts: StreamOptions,
+    private readonly onEnd: (reason: StreamEnd) => void = () => undefined,
+  ) {
+    this.cursor = since;
+  }
+
+  start(): void {
+    this.registry.addStream(this);
+    this.pump();
+  }
+
+  wake(): void {
+    this.pump();
+  }
+
+  tick(now: number): void {
+    if (!this.open) return;
+    if (now >= this.opts.closeAt) return this.close('lifetime');
+    if (now - this.lastWrite >= this.opts.heartbeatMs && !this.pumping) {
+      this.lastWrite = now;
+      this.sink.heartbeat();
+    }
+  }
+
+  shutdown(): void {
+    this.close('shutdown');
+  }
+
+  /** The client went away. */
+  abandon(): void {
+    this.close('closed');
+  }
+
+  close(reason: StreamEnd): void {
+    if (!this.open) return;
+    this.open = false;
+    this.registry.remove(this);
+    this.sink.end(reason);
+    this.onEnd(reason);
+  }
+
+  private pump(): void {
+    if (!this.open) return;
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    this.drain().catch(() => {
+      // A read failed (database away): keep the stream; the safety tick wakes it again.
+    }).finally(() => {
+      this.pumping = false;
+    });
+  }
+
+  private async drain(): Promise<void> {
+    do {
+      this.again = false;
+      for (;;) {
+        const entries = await this.reader.read(this.tenantId, this.userId, this.cursor, this.opts.pageSize);
+        if (!this.open || entries.length === 0) break;
+        const first = entries[0]!.seq;
+        // Seqs are gap-free when written; a gap means the entries in it expired meanwhile.
+        if (first > this.cursor + 1) this.sink.reset(first);
+        const ok = this.sink.messages(entries);
+        this.cursor = entries[entries.length - 1]!.seq;
+        this.lastWrite = Date.now();
+        if (!ok && !(await this.sink.drained())) return this.close('closed');
+        if (entries.length < this.opts.pageSize) break;
+      }
+    } while (this.again && this.open);
+  }
+}

@@ -1,0 +1,182 @@
+// The waiter registry: every held poll and open stream of this process, indexed by user (for
+// wake-ups) and by device (one pending poll per device). It is the per-client timeout map: poll
+// deadlines live in a timer wheel of coarse buckets swept by one interval, so a held poll costs a
+// Set entry, not a timer of its own; the same sweep drives stream heartbeats and lifetimes.
+//
+// A poll's states: WAITING -> WOKEN | TIMED_OUT | SUPERSEDED | CLOSED (see polls.ts).
+// The registry holds no SQL and no HTTP: waiters bring their own behaviour.
+
+export interface Waiter {
+  readonly kind: 'poll' | 'stream';
+  readonly tenantId: string;
+  readonly userId: string;
+  readonly deviceId: string;
+  /** The highest seq this waiter has been given; a wake with a higher head means "read more". */
+  readonly cursor: number;
+  /** Something may have arrived up to `head` (a hint: the waiter reads the database to know). */
+  wake(head: number): void;
+  /** Called by the sweep about once a `tickMs`. */
+  tick?(now: number): void;
+}
+
+export interface PollWaiter extends Waiter {
+  readonly kind: 'poll';
+  readonly deadline: number;
+  /** The poll is answered because of a newer poll of the same device. */
+  supersede(): void;
+  /** The deadline passed. */
+  timeout(): void;
+  /** The server is shutting down: answer now. */
+  shutdown(): void;
+}
+
+export interface StreamWaiter extends Waiter {
+  readonly kind: 'stream';
+  shutdown(): void;
+}
+
+const userKey = (t: string, u: string) => `${t}\u0000${u}`;
+const deviceKey = (t: string, u: string, d: string) => `${t}\u0000${u}\u0000${d}`;
+
+export class WaiterRegistry {
+  private byUser = new Map<string, Set<Waiter>>();
+  private pollByDevice = new Map<string, PollWaiter>();
+  private wheel = new Map<number, Set<PollWaiter>>();
+  private bucketOf = new Map<PollWaiter, number>();
+  private streams = new Set<StreamWaiter>();
+  private sweepTimer: NodeJS.Timeout;
+  private lastSwept: number;
+
+  constructor(private readonly tickMs = 250) {
+    this.lastSwept = this.bucket(Date.now());
+    this.sweepTimer = setInterval(() => this.sweep(Date.now()), tickMs);
+    this.sweepTimer.unref();
+  }
+
+  get polls(): number {
+    return this.pollByDevice.size;
+  }
+
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  /** Registers a poll; a pending poll of the same device is superseded first. */
+  addPoll(w: PollWaiter): void {
+    const dk = deviceKey(w.tenantId, w.userId, w.deviceId);
+    const old = this.pollByDevice.get(dk);
+    if (old) {
+      this.remove(old);
+      old.supersede();
+    }
+    this.pollByDevice.set(dk, w);
+    this.index(w);
+    // The bucket after the deadline's (never fire early), and never one already swept.
+    const b = Math.max(this.bucket(w.deadline) + this.tickMs, this.lastSwept);
+    this.bucketOf.set(w, b);
+    let set = this.wheel.get(b);
+    if (!set) this.wheel.set(b, (set = new Set()));
+    set.add(w);
+  }
+
+  addStream(w: StreamWaiter): void {
+    this.streams.add(w);
+    this.index(w);
+  }
+
+  /** Idempotent: removing twice, or a waiter never added, is harmless. */
+  remove(w: Waiter): void {
+    const uk = userKey(w.tenantId, w.userId);
+    const set = this.byUser.get(uk);
+    if (set?.delete(w) && set.size === 0) this.byUser.delete(uk);
+    if (w.kind === 'poll') {
+      const p = w as PollWaiter;
+      const dk = deviceKey(w.tenantId, w.userId, w.deviceId);
+      if (this.pollByDevice.get(dk) === p) this.pollByDevice.delete(dk);
+      const b = this.bucketOf.get(p);
+      if (b !== undefined) {
+        this.bucketOf.delete(p);
+        const bs = this.wheel.get(b);
+        if (bs?.delete(p) && bs.size === 0) this.wheel.delete(b);
+      }
+    } else {
+      this.streams.delete(w as StreamWaiter);
+    }
+  }
+
+  /** Wakes this process's waiters of one user whose cursor is behind `head`. */
+  wake(tenantId: string, userId: string, head: number): number {
+    const set = this.byUser.get(userKey(tenantId, userId));
+    if (!set) return 0;
+    let n = 0;
+    for (const w of [...set]) {
+      if (head > w.cursor) {
+        w.wake(head);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Every waiter of one user (signals, read events). */
+  waitersOf(tenantId: string, userId: string): readonly Waiter[] {
+    const set = this.byUser.get(userKey(tenantId, userId));
+    return set ? [...set] : [];
+  }
+
+  /** Users with waiters here, grouped by tenant, with the lowest cursor per user (safety tick). */
+  usersByTenant(): Map<string, Map<string, number>> {
+    const out = new Map<string, Map<string, number>>();
+    for (const set of this.byUser.values()) {
+      for (const w of set) {
+        let users = out.get(w.tenantId);
+        if (!users) out.set(w.tenantId, (users = new Map()));
+        const c = users.get(w.userId);
+        if (c === undefined || w.cursor < c) users.set(w.userId, w.cursor);
+      }
+    }
+    return out;
+  }
+
+  /** Answers every poll and closes every stream (shutdown). */
+  closeAll(): void {
+    for (const p of [...this.pollByDevice.values()]) {
+      this.remove(p);
+      p.shutdown();
+    }
+    for (const s of [...this.streams]) {
+      this.remove(s);
+      s.shutdown();
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.sweepTimer);
+  }
+
+  private index(w: Waiter): void {
+    const uk = userKey(w.tenantId, w.userId);
+    let set = this.byUser.get(uk);
+    if (!set) this.byUser.set(uk, (set = new Set()));
+    set.add(w);
+  }
+
+  private bucket(t: number): number {
+    return t - (t % this.tickMs);
+  }
+
+  private sweep(now: number): void {
+    const upTo = this.bucket(now);
+    for (let b = this.lastSwept; b <= upTo; b += this.tickMs) {
+      const due = this.wheel.get(b);
+      if (!due) continue;
+      this.wheel.delete(b);
+      for (const p of due) {
+        this.remove(p);
+        p.timeout();
+      }
+    }
+    this.lastSwept = upTo + this.tickMs;
+    for (const s of this.streams) s.tick?.(now);
+  }
+}

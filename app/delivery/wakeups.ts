@@ -1,0 +1,34 @@
+// Turns notifications from the LISTEN connection into wake-ups of local waiters.
+// Wire format (one NOTIFY payload, fields separated by '|', a character no id may contain):
+//   w|<tenant>|<user>|<head>|<user>|<head>…   new entries up to <head> in these inboxes
+// Unknown kinds are ignored, so a newer process can add kinds without breaking older ones.
+import type { WaiterRegistry } from './waiters.ts';
+
+export type NotificationHandler = (fields: string[]) => void;
+
+export class Wakeups {
+  private handlers = new Map<string, NotificationHandler>();
+
+  constructor(private readonly registry: WaiterRegistry) {
+    this.handlers.set('w', (f) => this.onHeads(f));
+  }
+
+  /** Lets other features ride the same channel under their own kind letter. */
+  on(kind: string, handler: NotificationHandler): void {
+    this.handlers.set(kind, handler);
+  }
+
+  handle(payload: string): void {
+    const fields = payload.split('|');
+    this.handlers.get(fields[0]!)?.(fields);
+  }
+
+  private onHeads(f: string[]): void {
+    const tenantId = f[1];
+    if (!tenantId) return;
+    for (let i = 2; i + 1 < f.length; i += 2) {
+      const head = Number(f[i + 1]);
+      if (Number.isSafeInteger(head)) this.registry.wake(tenantId, f[i]!, head);
+    }
+  }
+}

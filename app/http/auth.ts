@@ -1,0 +1,112 @@
+// Authentication: `Authorization: Bearer <API key | client token>`, or `?access_token=` on GET
+// (EventSource cannot set headers). Verified keys and tenant secrets are cached briefly so a hot
+// path costs no query; a revoked key may therefore work for up to AUTH_CACHE_S more seconds.
+import type { Request, RequestHandler } from 'express';
+import type { Pool } from '../../db/pool.ts';
+import { ApiError } from '../errors.ts';
+import {
+  looksLikeApiKey, verifyApiKey, verifyToken, findTenant,
+  type Principal, type KeyPrincipal, type TokenPrincipal, type Role,
+} from '../services/credentials.ts';
+import type { TenantRow } from '../../db/queries/tenants.ts';
+
+class TtlCache<V> {
+  private map = new Map<string, { v: V; until: number }>();
+  constructor(private readonly ttlMs: number, private readonly max = 10_000) {}
+  get(k: string): V | undefined {
+    const e = this.map.get(k);
+    if (!e) return undefined;
+    if (e.until < Date.now()) {
+      this.map.delete(k);
+      return undefined;
+    }
+    return e.v;
+  }
+  set(k: string, v: V): void {
+    if (this.ttlMs <= 0) return;
+    if (this.map.size >= this.max) this.map.clear();
+    this.map.set(k, { v, until: Date.now() + this.ttlMs });
+  }
+}
+
+export interface Authenticator {
+  /** Resolves the request's principal (or throws 401). */
+  authenticate(req: Request): Promise<Principal>;
+  /** The tenant's row (cached): signing secret and limits. */
+  tenant(tenantId: string): Promise<TenantRow | null>;
+}
+
+export function createAuthenticator(db: Pool, o: { cacheS: number; clockSkewS: number }): Authenticator {
+  const keys = new TtlCache<KeyPrincipal | null>(o.cacheS * 1000);
+  const tenants = new TtlCache<TenantRow | null>(o.cacheS * 1000);
+
+  async function tenant(tenantId: string): Promise<TenantRow | null> {
+    let t = tenants.get(tenantId);
+    if (t === undefined) {
+      t = await findTenant(db, tenantId);
+      tenants.set(tenantId, t);
+    }
+    return t;
+  }
+  const secretOf = async (tenantId: string) => (await tenant(tenantId))?.signingSecret ?? null;
+
+  function credential(req: Request): string {
+    const h = req.headers.authorization;
+    if (h !== undefined) {
+      const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+      if (!m) throw new ApiError('unauthorized', 'Authorization must be "Bearer <token or API key>"');
+      return m[1]!;
+    }
+    const q = req.query.access_token;
+    if (q !== undefined) {
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw new ApiError('unauthorized', 'access_token is accepted on GET requests only');
+      if (typeof q !== 'string' || q === '') throw new ApiError('unauthorized', 'access_token must be given once');
+      return q;
+    }
+    throw new ApiError('unauthorized', 'a credential is required: Authorization: Bearer <token or API key>');
+  }
+
+  return {
+    tenant,
+    async authenticate(req) {
+      const cred = credential(req);
+      if (looksLikeApiKey(cred)) {
+        let p = keys.get(cred);
+        if (p === undefined) {
+          p = await verifyApiKey(db, cred);
+          keys.set(cred, p);
+        }
+        if (!p) throw new ApiError('unauthorized', 'invalid API key');
+        return p;
+      }
+      return verifyToken(cred, secretOf, o.clockSkewS);
+    },
+  };
+}
+
+/** Middleware: sets req.principal. */
+export function authenticate(auth: Authenticator): RequestHandler {
+  return async (req, _res, next) => {
+    req.principal = await auth.authenticate(req);
+    next();
+  };
+}
+
+export function principal(req: Request): Principal {
+  if (!req.principal) throw new ApiError('unauthorized', 'a credential is required');
+  return req.principal;
+}
+
+/** A client token (the endpoints that act as one user's device). */
+export function clientToken(req: Request): TokenPrincipal {
+  const p = principal(req);
+  if (p.kind !== 'token') throw new ApiError('forbidden', 'this endpoint needs a client token (POST /v1/tokens), not an API key');
+  return p;
+}
+
+export function apiKey(req: Request, role: Role): KeyPrincipal {
+  const p = principal(req);
+  if (p.kind !== 'key') throw new ApiError('forbidden', 'this endpoint needs an API key');
+  if (role === 'admin' && p.role !== 'admin') throw new ApiError('forbidden', 'this endpoint needs an admin API key');
+  return p;
+}

@@ -1,0 +1,36 @@
+// GET /v1/stream: Server-Sent Events. Resumes from Last-Event-ID (wins), ?since, or the device's
+// cursor; replays, then follows live. Does not acknowledge: clients POST /v1/ack.
+import { Router } from 'express';
+import type { Deps } from '../deps.ts';
+import { clientToken } from '../auth.ts';
+import { intParam, boolParam, lastEventId } from '../validate.ts';
+import { openSse, SseSink } from '../sse.ts';
+import { startStream } from '../../services/inbox.ts';
+import { StreamSession } from '../../delivery/streams.ts';
+
+const PAGE = 1000;
+
+export function streamRoutes(d: Deps): Router {
+  const r = Router();
+  r.get('/v1/stream', async (req, res) => {
+    const p = clientToken(req);
+    const header = req.headers['last-event-id'];
+    const cursor = lastEventId(Array.isArray(header) ? header[0] : header) ?? intParam(req.query, 'since', { min: 0, max: Number.MAX_SAFE_INTEGER });
+    const padding = boolParam(req.query, 'padding') ?? false;
+    const device = { tenantId: p.tenantId, userId: p.userId, deviceId: p.deviceId };
+    const start = await startStream(d.db, device, cursor ?? null);
+
+    openSse(req, res, { retryMs: d.config.streamRetryMs, padding });
+    const sink = new SseSink(res);
+    sink.ready(start.since, start.head);
+    if (start.reset) sink.reset(start.floor + 1);
+    // Jitter the lifetime so streams opened together do not all reconnect together.
+    const lifetimeMs = d.config.streamMaxLifetimeS * 1000 * (0.9 + 0.1 * Math.random());
+    const session = new StreamSession(d.registry, d.reader, sink, p.tenantId, p.userId, p.deviceId, start.since, {
+      pageSize: PAGE, heartbeatMs: d.config.streamHeartbeatS * 1000, closeAt: Date.now() + lifetimeMs,
+    });
+    res.on('close', () => session.abandon());
+    session.start();
+  });
+  return r;
+}

@@ -1,0 +1,85 @@
+// Reads inbox entries for waiters. Reads asked for in the same turn of the event loop are merged
+// into one query per tenant (a group message waking 1,000 streams costs one entries query and one
+// body query), and message bodies — immutable — are cached, so a fan-out serialises a message once.
+import type { Queryable } from '../../db/pool.ts';
+import { readEntries, readBodies } from '../../db/queries/inbox.ts';
+import { withSeq } from '../../db/queries/messageJson.ts';
+
+export interface Entry {
+  seq: number;
+  /** The message as JSON text, seq included: written as-is into poll bodies and SSE data lines. */
+  json: string;
+}
+
+interface Request {
+  userId: string;
+  since: number;
+  limit: number;
+  resolve: (e: Entry[]) => void;
+  reject: (err: unknown) => void;
+}
+
+const MAX_ROWS_PER_QUERY = 2000;
+
+export class InboxReader {
+  private pending = new Map<string, Request[]>();
+  private scheduled = false;
+  private cache = new Map<string, string>();
+  private cacheBytes = 0;
+
+  constructor(private readonly db: Queryable, private readonly cacheMaxBytes = 32 * 1024 * 1024) {}
+
+  /** Entries with seq > since, oldest first, at most `limit`. */
+  read(tenantId: string, userId: string, since: number, limit: number): Promise<Entry[]> {
+    return new Promise((resolve, reject) => {
+      let list = this.pending.get(tenantId);
+      if (!list) this.pending.set(tenantId, (list = []));
+      list.push({ userId, since, limit, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const all = this.pending;
+    this.pending = new Map();
+    for (const [tenantId, reqs] of all) {
+      for (let i = 0; i < reqs.length; i += MAX_ROWS_PER_QUERY) {
+        void this.run(tenantId, reqs.slice(i, i + MAX_ROWS_PER_QUERY));
+      }
+    }
+  }
+
+  private async run(tenantId: string, reqs: Request[]): Promise<void> {
+    try {
+      const refs = await readEntries(this.db, tenantId, reqs.map((r) => r.userId), reqs.map((r) => r.since), reqs.map((r) => r.limit));
+      const missing = [...new Set(refs.filter((r) => !this.cache.has(r.messageId)).map((r) => r.messageId))];
+      const fetched = missing.length ? await readBodies(this.db, tenantId, missing) : new Map<string, string>();
+      for (const [id, body] of fetched) this.remember(id, body);
+      const out: Entry[][] = reqs.map(() => []);
+      for (const ref of refs) {
+        const body = this.cache.get(ref.messageId) ?? fetched.get(ref.messageId);
+        // No body: the message expired between the two reads; its entry goes with it.
+        if (body !== undefined) out[ref.row]!.push({ seq: ref.seq, json: withSeq(ref.seq, body) });
+      }
+      reqs.forEach((r, i) => r.resolve(out[i]!));
+    } catch (err) {
+      for (const r of reqs) r.reject(err);
+    }
+  }
+
+  private remember(id: string, body: string): void {
+    if (this.cache.has(id)) return;
+    this.cache.set(id, body);
+    this.cacheBytes += body.length * 2;
+    // Oldest first out: a Map iterates in insertion order.
+    for (const [k, v] of this.cache) {
+      if (this.cacheBytes <= this.cacheMaxBytes) break;
+      this.cache.delete(k);
+      this.cacheBytes -= v.length * 2;
+    }
+  }
+}

@@ -1,0 +1,158 @@
+// Reading inboxes: entries after a cursor (batched over many users), message bodies, inbox state,
+// device cursors, and history with payload containment.
+import type { Queryable } from '../pool.ts';
+import { MESSAGE_BODY_JSON } from './messageJson.ts';
+
+export interface EntryRef {
+  /** Index of the request row (users[i]) this entry answers. */
+  row: number;
+  userId: string;
+  seq: number;
+  messageId: string;
+}
+
+/**
+ * Entries with seq > since for many users of one tenant in one round trip: a wake-up that concerns
+ * a thousand waiters costs one query, not a thousand. Row i gets at most limits[i] entries.
+ */
+export async function readEntries(
+  db: Queryable, tenantId: string, users: readonly string[], sinces: readonly number[], limits: readonly number[],
+): Promise<EntryRef[]> {
+  const { rows } = await db.query<{ ord: string; user_id: string; seq: number; message_id: string }>({
+    name: 'read_entries',
+    text: `SELECT w.ord, w.user_id, e.seq, e.message_id
+           FROM unnest($2::text[], $3::bigint[], $4::int[]) WITH ORDINALITY AS w(user_id, since, lim, ord)
+           CROSS JOIN LATERAL (
+             SELECT seq, message_id FROM inbox_entries e
+             WHERE e.tenant_id = $1 AND e.user_id = w.user_id AND e.seq > w.since
+             ORDER BY e.seq LIMIT w.lim) e
+           ORDER BY w.ord, e.seq`,
+    values: [tenantId, users, sinces, limits],
+  });
+  return rows.map((r) => ({ row: Number(r.ord) - 1, userId: r.user_id, seq: r.seq, messageId: r.message_id }));
+}
+
+/** Message bodies as JSON text (without seq), by id. */
+export async function readBodies(db: Queryable, tenantId: string, ids: readonly string[]): Promise<Map<string, string>> {
+  const { rows } = await db.query<{ id: string; body: string }>({
+    name: 'read_bodies',
+    text: `SELECT m.id, ${MESSAGE_BODY_JSON} AS body FROM messages m WHERE m.tenant_id = $1 AND m.id = ANY($2::uuid[])`,
+    values: [tenantId, ids],
+  });
+  return new Map(rows.map((r) => [r.id, r.body]));
+}
+
+export interface InboxState {
+  head: number;
+  read: number;
+  /** Every seq <= floor has expired; the oldest retained seq is floor + 1. */
+  floor: number;
+}
+
+export interface DeviceState extends InboxState {
+  acked: number;
+}
+
+/**
+ * Marks a device seen (creating it at the retention floor the first time) and, when `ack` is given
+ * and not beyond the head, moves its cursor forward. Returns the inbox state with the cursor.
+ * Committed asynchronously (synchronous_commit off): a cursor lost in a crash only means a
+ * redelivery, which at-least-once allows, and a poll should not wait for a disk flush.
+ */
+export async function touchDevice(db: Queryable, tenantId: string, userId: string, deviceId: string, ack: number | null): Promise<DeviceState> {
+  const { rows } = await db.query<{ head: number; rd: number; fl: number; acked: number }>({
+    name: 'touch_device',
+    text: `WITH lazy AS (SELECT set_config('synchronous_commit', 'off', true)),
+           ib AS (SELECT head_seq, read_seq, floor_seq FROM inboxes WHERE tenant_id = $1 AND user_id = $2),
+           st AS (SELECT COALESCE((SELECT head_seq FROM ib), 0) AS head, COALESCE((SELECT read_seq FROM ib), 0) AS rd,
+                         COALESCE((SELECT floor_seq FROM ib), 0) AS fl),
+           dev AS (
+             INSERT INTO devices AS d (tenant_id, user_id, device_id, acked_seq, last_seen)
+             SELECT $1, $2, $3, CASE WHEN $4::bigint BETWEEN st.fl AND st.head THEN $4::bigint ELSE st.fl END, now() FROM st
+             ON CONFLICT (tenant_id, user_id, device_id) DO UPDATE SET last_seen = now(),
+               acked_seq = CASE WHEN $4::bigint <= (SELECT head FROM st) THEN GREATEST(d.acked_seq, $4::bigint) ELSE d.acked_seq END
+             RETURNING acked_seq)
+           SELECT st.head, st.rd, st.fl, dev.acked_seq AS acked FROM st, dev, lazy`,
+    values: [tenantId, userId, deviceId, ack],
+  });
+  const r = rows[0]!;
+  return { head: r.head, read: r.rd, floor: r.fl, acked: r.acked };
+}
+
+/** Moves a device cursor forward, durably (an explicit POST /v1/ack). Null: seq beyond the head. */
+export async function ackDevice(db: Queryable, tenantId: string, userId: string, deviceId: string, seq: number): Promise<DeviceState | null> {
+  const { rows } = await db.query<{ head: number; rd: number; fl: number; acked: number | null }>({
+    name: 'ack_device',
+    text: `WITH st AS (
+             SELECT COALESCE(max(head_seq), 0) AS head, COALESCE(max(read_seq), 0) AS rd, COALESCE(max(floor_seq), 0) AS fl
+             FROM inboxes WHERE tenant_id = $1 AND user_id = $2),
+           dev AS (
+             INSERT INTO devices AS d (tenant_id, user_id, device_id, acked_seq, last_seen)
+             SELECT $1, $2, $3, GREATEST($4::bigint, st.fl), now() FROM st WHERE $4::bigint <= st.head
+             ON CONFLICT (tenant_id, user_id, device_id) DO UPDATE SET last_seen = now(), acked_seq = GREATEST(d.acked_seq, EXCLUDED.acked_seq)
+             RETURNING acked_seq)
+           SELECT st.head, st.rd, st.fl, (SELECT acked_seq FROM dev) AS acked FROM st`,
+    values: [tenantId, userId, deviceId, seq],
+  });
+  const r = rows[0]!;
+  return r.acked === null ? null : { head: r.head, read: r.rd, floor: r.fl, acked: r.acked };
+}
+
+/** Inbox heads of many users (safety tick); users without an inbox are absent. */
+export async function readHeads(db: Queryable, tenantId: string, users: readonly string[]): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ user_id: string; head_seq: number }>({
+    name: 'read_heads',
+    text: 'SELECT user_id, head_seq FROM inboxes WHERE tenant_id = $1 AND user_id = ANY($2::text[])',
+    values: [tenantId, users],
+  });
+  return new Map(rows.map((r) => [r.user_id, r.head_seq]));
+}
+
+export async function inboxState(db: Queryable, tenantId: string, userId: string): Promise<InboxState> {
+  const { rows } = await db.query<{ head_seq: number; read_seq: number; floor_seq: number }>({
+    name: 'inbox_state',
+    text: 'SELECT head_seq, read_seq, floor_seq FROM inboxes WHERE tenant_id = $1 AND user_id = $2',
+    values: [tenantId, userId],
+  });
+  const r = rows[0];
+  return r ? { head: r.head_seq, read: r.read_seq, floor: r.floor_seq } : { head: 0, read: 0, floor: 0 };
+}
+
+export interface HistoryQuery {
+  tenantId: string;
+  userId: string;
+  before: number | null;
+  after: number | null;
+  type: string | null;
+  /** JSON text of an object matched by containment (payload @> match). */
+  match: string | null;
+  limit: number;
+}
+
+export interface HistoryRow {
+  seq: number;
+  body: string;
+}
+
+// Two fixed texts rather than one with "$n IS NULL OR payload @> $n": a generic plan of the latter
+// cannot use the GIN index. With a match, the planner can start from the index on messages.
+const HISTORY_SQL = `SELECT e.seq, ${MESSAGE_BODY_JSON} AS body
+  FROM inbox_entries e JOIN messages m ON m.tenant_id = e.tenant_id AND m.id = e.message_id
+  WHERE e.tenant_id = $1 AND e.user_id = $2
+    AND ($3::bigint IS NULL OR e.seq < $3) AND ($4::bigint IS NULL OR e.seq > $4)
+    AND ($5::text IS NULL OR m.type = $5)
+  ORDER BY e.seq DESC LIMIT $6`;
+const HISTORY_MATCH_SQL = `SELECT e.seq, ${MESSAGE_BODY_JSON} AS body
+  FROM messages m JOIN inbox_entries e ON e.tenant_id = m.tenant_id AND e.message_id = m.id AND e.user_id = $2
+  WHERE m.tenant_id = $1 AND m.payload @> $7::jsonb
+    AND ($3::bigint IS NULL OR e.seq < $3) AND ($4::bigint IS NULL OR e.seq > $4)
+    AND ($5::text IS NULL OR m.type = $5)
+  ORDER BY e.seq DESC LIMIT $6`;
+
+export async function history(db: Queryable, q: HistoryQuery): Promise<HistoryRow[]> {
+  const values: unknown[] = [q.tenantId, q.userId, q.before, q.after, q.type, q.limit];
+  const { rows } = await db.query<HistoryRow>(q.match === null
+    ? { name: 'history', text: HISTORY_SQL, values }
+    : { name: 'history_match', text: HISTORY_MATCH_SQL, values: [...values, q.match] });
+  return rows;
+}
