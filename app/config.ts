@@ -41,6 +41,8 @@ export interface Config {
   /** How many group-commit transactions may be in flight at once. */
   publishConcurrency: number;
 
+  /** Run pg-boss and the background jobs in this process (every instance may; they coordinate). */
+  jobsEnabled: boolean;
   corsOrigins: readonly string[];
   /** Create the `demo` tenant and print its key on first start (default: only with the embedded DB). */
   demoTenant: boolean;
@@ -106,6 +108,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     publishBatchMax: int(env, 'PUBLISH_BATCH_MAX', 256, 1, 5000),
     publishConcurrency: int(env, 'PUBLISH_CONCURRENCY', 4, 1, 64),
 
+    jobsEnabled: bool(env, 'JOBS_ENABLED', true),
     corsOrigins: Object.freeze(str(env, 'CORS_ORIGINS', '').split(',').map((s) => s.trim()).filter(Boolean)),
     demoTenant: bool(env, 'MAILSLOT_DEMO', databaseUrl === ''),
     ...overrides,

@@ -18,6 +18,8 @@ import { heads } from './services/inbox.ts';
 import { createAuthenticator } from './http/auth.ts';
 import { createApp, createHttpServer } from './http/server.ts';
 import type { Deps, Log } from './http/deps.ts';
+import type PgBoss from 'pg-boss';
+import { startBoss } from '../jobs/boss.ts';
 
 export interface Service {
   url: string;
@@ -26,6 +28,8 @@ export interface Service {
   deps: Deps;
   listener: Listener;
   embedded: EmbeddedDb | null;
+  /** pg-boss, when JOBS_ENABLED (the default). */
+  boss: PgBoss | null;
   close(): Promise<void>;
 }
 
@@ -67,6 +71,10 @@ export async function startService(config: Config, log: Log = createLogger(confi
   });
   await listener.start();
 
+  const boss = config.jobsEnabled
+    ? await startBoss(databaseUrl, (err) => log.warn({ err: err.message }, 'job queue error'))
+    : null;
+
   const publisher = new Publisher(db, { batchMax: config.publishBatchMax, concurrency: config.publishConcurrency });
   const auth = createAuthenticator(db, { cacheS: config.authCacheS, clockSkewS: config.jwtClockSkewS });
   const readiness = {
@@ -101,11 +109,12 @@ export async function startService(config: Config, log: Log = createLogger(confi
     server.closeIdleConnections();
     tick.stop();
     registry.stop();
+    if (boss) await boss.stop({ graceful: true, timeout: 5000, wait: true }).catch(() => undefined);
     await listener.close();
     await db.end().catch(() => undefined);
     server.closeAllConnections();
     if (embedded) await embedded.stop();
   })());
 
-  return { url, port, databaseUrl, deps, listener, embedded, close };
+  return { url, port, databaseUrl, deps, listener, embedded, boss, close };
 }
