@@ -27,7 +27,6 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
   const service = await startService(config, log);
-  log.info({ url: service.url, embedded: service.embedded !== null }, 'mailslot listening');
 
   if (config.demoTenant) {
     const key = await demoKey(service, config.dataDir, config.messageTtlMaxS);
@@ -46,6 +45,8 @@ async function main(): Promise<void> {
       '',
     ].join('\n') + '\n');
   }
+
+  log.info({ url: service.url, embedded: service.embedded !== null }, 'mailslot listening');
 
   let stopping = false;
   const stop = (signal: string) => {
