@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { startApp, uid, type TestApp } from '../helpers/app.ts';
 import { spawnServer, type ServerProcess } from '../helpers/spawn.ts';
-import { testDb } from '../helpers/db.ts';
+import { testDb, sql } from '../helpers/db.ts';
 import { openSse } from '../helpers/sse.ts';
 import { waitFor } from '../helpers/wait.ts';
 import pg from 'pg';
@@ -74,5 +74,32 @@ describe('LISTEN connection loss', () => {
     assert.equal(r.body.messages[0].payload.during, 'outage');
     await waitFor(() => listener.ready);
     assert.notEqual(await listener.backendPid(), pid);
+  });
+});
+
+describe('shutdown', () => {
+  it('on SIGTERM held polls answer and streams close before the process exits', async () => {
+    const app = await startApp();
+    const s = await spawnServer({ DATABASE_URL: testDb().url, JOBS_ENABLED: 'false' });
+    try {
+      const u = uid();
+      const t = await app.token(u);
+      const tp = await app.token(u, { device: 'poller' });
+      const held = fetch(`${s.url}/v1/poll?since=0&timeout=30`, { headers: { authorization: `Bearer ${tp}` } });
+      const stream = await openSse(s.url, '/v1/stream', { authorization: `Bearer ${t}` });
+      await stream.waitFor(() => stream.events.some((e) => e.event === 'ready'));
+      // The poll has reached the server once its device row exists (written just before it is held).
+      await waitFor(async () => (await sql('SELECT 1 FROM devices WHERE tenant_id = $1 AND user_id = $2 AND device_id = $3', [app.tenant.id, u, 'poller'])).length);
+      const exited = new Promise<number | null>((r) => s.child.once('exit', (code) => r(code)));
+      s.child.kill('SIGTERM');
+      const r = await held;
+      assert.equal(r.status, 200);
+      assert.deepEqual((await r.json() as { messages: unknown[] }).messages, []);
+      await stream.waitFor(() => stream.closed);
+      assert.equal(await exited, 0);
+    } finally {
+      await s.stop();
+      await app.close();
+    }
   });
 });
