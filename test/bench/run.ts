@@ -1,0 +1,101 @@
+// `npm run bench [-- scenario …]`: starts mailslot on its own embedded PostgreSQL and runs the
+// scenarios over loopback, printing a table and one JSON line per scenario.
+// Scenarios: idle, unicast, fanout, publish, catchup, two-instances (default: all).
+// BENCH_QUICK=1 runs small sizes (a smoke run of the benchmark itself).
+import { startServer, embeddedUrl, type BenchServer } from './server.ts';
+import { idle } from './scenarios/idle.ts';
+import { unicast } from './scenarios/unicast.ts';
+import { fanout } from './scenarios/fanout.ts';
+import { publishThroughput, catchup } from './scenarios/throughput.ts';
+import type { Result } from './common.ts';
+
+const quick = process.env.BENCH_QUICK === '1';
+const all = ['idle', 'unicast', 'fanout', 'publish', 'catchup', 'two-instances'];
+const wanted = process.argv.slice(2).length ? process.argv.slice(2) : all;
+for (const w of wanted) if (!all.includes(w)) throw new Error(`unknown scenario ${w}; one of ${all.join(', ')}`);
+
+const results: Result[] = [];
+const emit = (r: Result) => {
+  results.push(r);
+  process.stdout.write(JSON.stringify(r) + '\n');
+};
+const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
+
+async function withServer<T>(fn: (s: BenchServer) => Promise<T>): Promise<T> {
+  const s = await startServer();
+  try {
+    return await fn(s);
+  } finally {
+    await s.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  if (wanted.includes('idle')) {
+    for (const n of quick ? [200] : [1000, 5000, 10000]) {
+      for (const kind of ['poll', 'stream'] as const) {
+        log(`idle ${kind} ×${n}`);
+        emit(await idle(kind, n, quick ? 2 : 10));
+      }
+    }
+  }
+  if (wanted.includes('unicast')) {
+    await withServer(async (s) => {
+      for (const kind of ['poll', 'sse'] as const) {
+        log(`unicast ${kind}`);
+        emit(await unicast(s, { kind, waiters: quick ? 100 : 1000, rate: quick ? 100 : 500, seconds: quick ? 2 : 10 }));
+      }
+    });
+  }
+  if (wanted.includes('fanout')) {
+    await withServer(async (s) => {
+      log('fanout');
+      emit(await fanout(s, quick ? 100 : 1000, quick ? 20 : 100, 20));
+    });
+  }
+  if (wanted.includes('publish')) {
+    await withServer(async (s) => {
+      log('publish');
+      emit(await publishThroughput(s, 32, quick ? 3 : 10));
+    });
+  }
+  if (wanted.includes('catchup')) {
+    await withServer(async (s) => {
+      log('catchup');
+      emit(await catchup(s, quick ? 2000 : 10000));
+    });
+  }
+  if (wanted.includes('two-instances')) {
+    await withServer(async (a) => {
+      const b = await startServer({ databaseUrl: embeddedUrl(a.dataDir), env: { JOBS_ENABLED: 'false' } });
+      try {
+        log('two-instances');
+        emit(await unicast(a, { kind: 'sse', waiters: quick ? 100 : 1000, rate: quick ? 100 : 500, seconds: quick ? 2 : 10, publishVia: b, label: 'two-instances-sse' }));
+        emit(await unicast(a, { kind: 'poll', waiters: quick ? 100 : 1000, rate: quick ? 100 : 500, seconds: quick ? 2 : 10, publishVia: b, label: 'two-instances-poll' }));
+      } finally {
+        await b.stop();
+      }
+    });
+  }
+  printTable(results);
+}
+
+function printTable(rs: Result[]): void {
+  const rows: string[][] = [['scenario', 'figure', 'value']];
+  for (const r of rs) {
+    const x = r as Record<string, any>;
+    if (r.scenario.startsWith('idle')) rows.push([r.scenario, `KiB per held connection at ${x.n} (node RSS; +PG tree)`, `${x.kibPerConn} (${x.treeKibPerConn}); held ${x.held}/${x.n}`]);
+    else if (r.scenario.startsWith('unicast') || r.scenario.startsWith('two-instances')) rows.push([r.scenario, `latency ms p50/p90/p99/max @${x.rate}/s`, `${x.latencyMs.p50} / ${x.latencyMs.p90} / ${x.latencyMs.p99} / ${x.latencyMs.max}; lost ${x.lost}, dup ${x.duplicated}, disorder ${x.outOfOrder}`]);
+    else if (r.scenario === 'fanout') rows.push([r.scenario, `latency ms p50/p90/p99/max ×${x.subscribers}`, `${x.latencyMs.p50} / ${x.latencyMs.p90} / ${x.latencyMs.p99} / ${x.latencyMs.max}; ${x.delivered}/${x.expected} delivered, ${x.subscribersInOrder} in order`]);
+    else if (r.scenario === 'publish') rows.push([r.scenario, `msgs/s, c=${x.concurrency}; p99 ms`, `${x.msgsPerSec}; p99 ${x.latencyMs.p99}; errors ${x.errors}`]);
+    else if (r.scenario === 'catchup') rows.push([r.scenario, `msgs/s of ${x.n}: poll / SSE`, `${x.poll.msgsPerSec} (${x.poll.requests} req) / ${x.sse.msgsPerSec}; complete ${x.poll.complete && x.sse.complete}`]);
+  }
+  const w = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(w[i]!)).join(' | ')} |`;
+  process.stdout.write('\n' + [line(rows[0]!), `|${w.map((n) => '-'.repeat(n + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n') + '\n');
+}
+
+main().then(() => process.exit(0), (err) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});
