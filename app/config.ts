@@ -38,7 +38,7 @@ export interface Config {
 
   /** Publishes arriving together share one transaction; at most this many per transaction. */
   publishBatchMax: number;
-  /** How many group-commit transactions may be in flight at once. */
+  /** How many group-commit transactions may be in flight at once (1: measured fastest, see .env.example). */
   publishConcurrency: number;
 
   /** Run pg-boss and the background jobs in this process (every instance may; they coordinate). */
@@ -106,7 +106,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     authCacheS: int(env, 'AUTH_CACHE_S', 30, 0, 3600),
 
     publishBatchMax: int(env, 'PUBLISH_BATCH_MAX', 256, 1, 5000),
-    publishConcurrency: int(env, 'PUBLISH_CONCURRENCY', 4, 1, 64),
+    publishConcurrency: int(env, 'PUBLISH_CONCURRENCY', 1, 1, 64),
 
     jobsEnabled: bool(env, 'JOBS_ENABLED', true),
     corsOrigins: Object.freeze(str(env, 'CORS_ORIGINS', '').split(',').map((s) => s.trim()).filter(Boolean)),
