@@ -29,6 +29,9 @@ export async function idle(kind: 'poll' | 'stream', n: number, holdS: number, so
       }
       if (i % 500 === 499) await sleep(20); // do not overflow the listen backlog
     }
+    // Streams are held once their `ready` event arrived; give slow opens time before the hold starts.
+    const openBy = Date.now() + 30_000;
+    while (kind === 'stream' && opened < n && Date.now() < openBy) await sleep(100);
     const t0 = Date.now();
     let peak = 0;
     let peakTree = { rss: 0, pss: 0 };
