@@ -73,7 +73,8 @@ export interface OfferResult {
 
 // Due: something delivered is unacknowledged, the cursor has not moved, and the deadline (first
 // time) or the backoff (later) has passed. Below the last attempt, re-offer and push the next time
-// out by base * factor^attempts (capped at a week); at it, write the dead letter and go offline.
+// out by base * factor^attempts (capped at a week); at it, write the dead letter and go offline
+// (next_offer_at then stays as the time the last wait ended, for operators).
 // The NOTIFY is sent at commit, so a stream never rewinds for a re-offer that did not happen.
 const OFFER_DUE_SQL = `
 WITH due AS (
@@ -87,7 +88,7 @@ WITH due AS (
     last_offer_at = CASE WHEN d.offer_attempts < $5 THEN now() ELSE d.last_offer_at END,
     next_offer_at = CASE WHEN d.offer_attempts < $5
                          THEN now() + make_interval(secs => LEAST($3::float8 * power($4::float8, d.offer_attempts), 604800))
-                    END,
+                         ELSE d.next_offer_at END,
     offline_since = CASE WHEN d.offer_attempts >= $5 THEN now() END
   FROM due WHERE d.tenant_id = due.tenant_id AND d.user_id = due.user_id AND d.device_id = due.device_id
   RETURNING d.tenant_id, d.user_id, d.device_id, d.acked_seq, d.delivered_seq, d.offer_attempts, d.offline_since IS NOT NULL AS dead
