@@ -18,7 +18,7 @@ describe('scheduled jobs across instances', function () {
 
   it('with two instances each scheduled run happens once per tick, not twice', async () => {
     const env = { COMPENSATION_CRON: '*/2 * * * * *', TTL_CLEANUP_CRON: '*/2 * * * * *' };
-    const [{ now: t0 }] = await sql<{ now: Date }>('SELECT now()');
+    const t0 = (await sql<{ now: Date }>('SELECT now()'))[0]!.now;
     apps.push(await startApp(env), await startApp(env));
 
     const runsPerSlot = (job: string) => sql<{ slot: string; runs: number }>(
