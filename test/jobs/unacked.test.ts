@@ -105,6 +105,27 @@ describe('compensation scan: unacknowledged delivery', function () {
     assert.equal(c.messages().length, seen);
   });
 
+  it('a stream client that acknowledges what it gets is never re-offered', async () => {
+    const user = uid('erin');
+    const token = await app.token(user, { device: 'tab' });
+    const c = await openSse(app.url, '/v1/stream', { authorization: `Bearer ${token}` });
+    clients.push(c);
+    for (let n = 1; n <= 3; n++) {
+      await app.publish({ to: [user], payload: { n } });
+      await c.waitFor(() => copies(c, n) === 1);
+      const r = await app.http.post('/v1/ack').set('Authorization', `Bearer ${token}`).send({ seq: n });
+      assert.equal(r.status, 200);
+    }
+    // Several scans well past the deadline (1 s) change nothing for it.
+    const since = new Date(Date.now() + 2000);
+    await waitFor(async () => (await sql(`SELECT 1 FROM job_runs WHERE job = 'compensation-scan' AND error IS NULL AND started_at > $1`, [since])).length >= 2,
+      { timeoutMs: 20_000, what: 'scans past the deadline' });
+    assert.deepEqual(c.messages().map((m) => m.seq), [1, 2, 3]);
+    assert.deepEqual(await letters(user, 'all'), []);
+    const d = await device(user, 'tab');
+    assert.deepEqual([d.acked_seq, d.delivered_seq, d.offer_attempts, d.offline], [3, 3, 0, false]);
+  });
+
   it('a long poll that never acks gets the entries again on its next poll; its dead letter closes when it acks', async () => {
     const user = uid('carl');
     const token = await app.token(user, { device: 'cron' });
