@@ -1,5 +1,6 @@
 // The only reader of process.env. Every setting is typed, has a default with its reason, and is
 // listed in .env.example. A bad value stops the process at start rather than misbehaving later.
+import cron from 'node-cron';
 
 export interface Config {
   /** Interface to bind. Loopback by default: the demo should not be reachable from the network. */
@@ -43,6 +44,23 @@ export interface Config {
 
   /** Run pg-boss and the background jobs in this process (every instance may; they coordinate). */
   jobsEnabled: boolean;
+  /** When the compensation scan runs (cron, 5 fields, or 6 with seconds first); once per tick cluster-wide. */
+  compensationCron: string;
+  /** When TTL cleanup runs (same format). */
+  ttlCleanupCron: string;
+  /** Entries written to a device and not acknowledged this long are re-offered. */
+  ackDeadlineS: number;
+  /** Wait after the first re-offer; each later wait is `factor` times the previous one. */
+  ackRetryBaseS: number;
+  ackRetryFactor: number;
+  /** Re-offers before the range goes to dead_letters and the device is marked offline. */
+  ackMaxAttempts: number;
+  /** Rows deleted per TTL cleanup transaction. */
+  ttlBatch: number;
+  /** A cleanup run stops starting new batches after this long; the next run goes on. */
+  ttlBudgetMs: number;
+  /** job_runs rows older than this are pruned by the cleanup job. */
+  jobRunsKeepDays: number;
   corsOrigins: readonly string[];
   /** Create the `demo` tenant and print its key on first start (default: only with the embedded DB). */
   demoTenant: boolean;
@@ -67,6 +85,21 @@ function bool(env: Env, name: string, def: boolean): boolean {
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off)$/i.test(raw)) return false;
   throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+function num(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (!/^\d+(\.\d+)?$/.test(raw.trim())) throw new ConfigError(`${name} must be a number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function cronExpr(env: Env, name: string, def: string): string {
+  const raw = str(env, name, def).trim();
+  if (!cron.validate(raw)) throw new ConfigError(`${name} must be a cron expression, got "${raw}"`);
+  return raw;
 }
 
 function str(env: Env, name: string, def: string): string {
@@ -109,6 +142,21 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     publishConcurrency: int(env, 'PUBLISH_CONCURRENCY', 1, 1, 64),
 
     jobsEnabled: bool(env, 'JOBS_ENABLED', true),
+    // Every minute: a stuck fan-out or an unacknowledged range waits at most a minute past its deadline.
+    compensationCron: cronExpr(env, 'COMPENSATION_CRON', '* * * * *'),
+    // Every minute: expired rows go in small steps rather than in a few big ones.
+    ttlCleanupCron: cronExpr(env, 'TTL_CLEANUP_CRON', '* * * * *'),
+    // 60 s: far longer than any healthy client takes to ack, short enough that a stuck one is noticed.
+    ackDeadlineS: int(env, 'ACK_DEADLINE_S', 60, 1, 86400),
+    // 30 s doubling, 5 times: re-offers at 60 s, +30, +60, +120, +240; dead letter ~16 min after delivery.
+    ackRetryBaseS: int(env, 'ACK_RETRY_BASE_S', 30, 1, 86400),
+    ackRetryFactor: num(env, 'ACK_RETRY_FACTOR', 2, 1, 10),
+    ackMaxAttempts: int(env, 'ACK_MAX_ATTEMPTS', 5, 0, 50),
+    // 5,000 rows: a transaction of a few tens of milliseconds; writers never wait on it for long.
+    ttlBatch: int(env, 'TTL_BATCH', 5000, 10, 100000),
+    // 20 s: well inside the default one-minute schedule, so runs do not queue up behind each other.
+    ttlBudgetMs: int(env, 'TTL_BUDGET_MS', 20000, 100, 3600000),
+    jobRunsKeepDays: int(env, 'JOB_RUNS_KEEP_DAYS', 7, 1, 3650),
     corsOrigins: Object.freeze(str(env, 'CORS_ORIGINS', '').split(',').map((s) => s.trim()).filter(Boolean)),
     demoTenant: bool(env, 'MAILSLOT_DEMO', databaseUrl === ''),
     ...overrides,

@@ -10,7 +10,7 @@ import { migrate, schemaVersion, expectedVersion } from '../db/migrate.ts';
 import { startEmbedded, type EmbeddedDb } from '../db/embedded.ts';
 import { Listener } from '../db/listen.ts';
 import { WaiterRegistry } from './delivery/waiters.ts';
-import { Wakeups } from './delivery/wakeups.ts';
+import { Wakeups, reoffers } from './delivery/wakeups.ts';
 import { recheckAll, startSafetyTick } from './delivery/safetyTick.ts';
 import { InboxReader } from './services/reader.ts';
 import { Publisher } from './services/publish.ts';
@@ -20,6 +20,8 @@ import { createApp, createHttpServer } from './http/server.ts';
 import type { Deps, Log } from './http/deps.ts';
 import type PgBoss from 'pg-boss';
 import { startBoss } from '../jobs/boss.ts';
+import { startJobs, type Jobs } from '../jobs/index.ts';
+import { DeliveredLog } from './services/delivered.ts';
 
 export interface Service {
   url: string;
@@ -30,6 +32,8 @@ export interface Service {
   embedded: EmbeddedDb | null;
   /** pg-boss, when JOBS_ENABLED (the default). */
   boss: PgBoss | null;
+  /** Queues, workers and schedule triggers of the background jobs, with pg-boss. */
+  jobs: Jobs | null;
   close(): Promise<void>;
 }
 
@@ -59,6 +63,8 @@ export async function startService(config: Config, log: Log = createLogger(confi
 
   const registry = new WaiterRegistry();
   const wakeups = new Wakeups(registry);
+  wakeups.on('o', reoffers(registry));
+  const delivered = new DeliveredLog(db, (err) => log.debug({ err: String(err) }, 'delivered hint not written'));
   const reader = new InboxReader(db);
   const readHeads = (tenantId: string, users: readonly string[]) => heads(db, tenantId, users);
 
@@ -74,6 +80,7 @@ export async function startService(config: Config, log: Log = createLogger(confi
   const boss = config.jobsEnabled
     ? await startBoss(databaseUrl, (err) => log.warn({ err: err.message }, 'job queue error'))
     : null;
+  const jobs = boss ? await startJobs({ boss, db, config, log }) : null;
 
   const publisher = new Publisher(db, { batchMax: config.publishBatchMax, concurrency: config.publishConcurrency });
   const auth = createAuthenticator(db, { cacheS: config.authCacheS, clockSkewS: config.jwtClockSkewS });
@@ -90,7 +97,7 @@ export async function startService(config: Config, log: Log = createLogger(confi
       return { database, migrations, listener: listener.ready };
     },
   };
-  const deps: Deps = { config, db, registry, reader, publisher, auth, log, readiness };
+  const deps: Deps = { config, db, registry, reader, publisher, delivered, auth, log, readiness };
 
   const server = createHttpServer(createApp(deps));
   await new Promise<void>((resolve, reject) => {
@@ -109,6 +116,8 @@ export async function startService(config: Config, log: Log = createLogger(confi
     server.closeIdleConnections();
     tick.stop();
     registry.stop();
+    jobs?.stop();
+    await delivered.settle();
     if (boss) await boss.stop({ graceful: true, timeout: 5000, wait: true }).catch(() => undefined);
     await listener.close();
     await db.end().catch(() => undefined);
@@ -116,5 +125,5 @@ export async function startService(config: Config, log: Log = createLogger(confi
     if (embedded) await embedded.stop();
   })());
 
-  return { url, port, databaseUrl, deps, listener, embedded, boss, close };
+  return { url, port, databaseUrl, deps, listener, embedded, boss, jobs, close };
 }

@@ -24,6 +24,8 @@ export interface StreamOptions {
   heartbeatMs: number;
   /** Absolute time at which the stream is closed so proxies recycle it (jittered by the caller). */
   closeAt: number;
+  /** Told the highest seq written after each page (the delivered hint of the compensation scan). */
+  onSent?: (seq: number) => void;
 }
 
 export class StreamSession implements StreamWaiter {
@@ -32,6 +34,8 @@ export class StreamSession implements StreamWaiter {
   private pumping = false;
   private again = false;
   private lastWrite = Date.now();
+  /** A re-offer asked to resend from here; applied between pages so a page in flight cannot undo it. */
+  private rewindTo: number | null = null;
   cursor: number;
 
   constructor(
@@ -54,6 +58,12 @@ export class StreamSession implements StreamWaiter {
   }
 
   wake(): void {
+    this.pump();
+  }
+
+  rewind(cursor: number): void {
+    if (!this.open) return;
+    this.rewindTo = Math.min(this.rewindTo ?? cursor, cursor);
     this.pump();
   }
 
@@ -101,6 +111,10 @@ export class StreamSession implements StreamWaiter {
     do {
       this.again = false;
       for (;;) {
+        if (this.rewindTo !== null) {
+          if (this.rewindTo < this.cursor) this.cursor = this.rewindTo;
+          this.rewindTo = null;
+        }
         const entries = await this.reader.read(this.tenantId, this.userId, this.cursor, this.opts.pageSize);
         if (!this.open || entries.length === 0) break;
         const first = entries[0]!.seq;
@@ -109,9 +123,10 @@ export class StreamSession implements StreamWaiter {
         const ok = this.sink.messages(entries);
         this.cursor = entries[entries.length - 1]!.seq;
         this.lastWrite = Date.now();
+        this.opts.onSent?.(this.cursor);
         if (!ok && !(await this.sink.drained())) return this.close('closed');
         if (entries.length < this.opts.pageSize) break;
       }
-    } while (this.again && this.open);
+    } while ((this.again || this.rewindTo !== null) && this.open);
   }
 }

@@ -33,6 +33,8 @@ export interface PollWaiter extends Waiter {
 export interface StreamWaiter extends Waiter {
   readonly kind: 'stream';
   shutdown(): void;
+  /** Sends again everything after `cursor` (a re-offer of unacknowledged entries). */
+  rewind?(cursor: number): void;
 }
 
 const userKey = (t: string, u: string) => `${t}\u0000${u}`;
@@ -112,6 +114,18 @@ export class WaiterRegistry {
     for (const w of [...set]) {
       if (head > w.cursor) {
         w.wake(head);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Rewinds this process's streams of one device to its acknowledged cursor; returns how many. */
+  reoffer(tenantId: string, userId: string, deviceId: string, acked: number): number {
+    let n = 0;
+    for (const w of this.waitersOf(tenantId, userId)) {
+      if (w.kind === 'stream' && w.deviceId === deviceId && (w as StreamWaiter).rewind) {
+        (w as StreamWaiter).rewind!(acked);
         n++;
       }
     }

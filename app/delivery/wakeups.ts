@@ -1,6 +1,7 @@
 // Turns notifications from the LISTEN connection into wake-ups of local waiters.
 // Wire format (one NOTIFY payload, fields separated by '|', a character no id may contain):
 //   w|<tenant>|<user>|<head>|<user>|<head>…   new entries up to <head> in these inboxes
+//   o|<tenant>|<user>|<device>|<acked>         re-offer: the device's streams resend after <acked>
 // Unknown kinds are ignored, so a newer process can add kinds without breaking older ones.
 import type { WaiterRegistry } from './waiters.ts';
 
@@ -31,4 +32,12 @@ export class Wakeups {
       if (Number.isSafeInteger(head)) this.registry.wake(tenantId, f[i]!, head);
     }
   }
+}
+
+/** The `o` kind (sent by the compensation scan and dead-letter retry): re-offer on live streams. */
+export function reoffers(registry: WaiterRegistry): NotificationHandler {
+  return (f) => {
+    const acked = Number(f[4]);
+    if (f[1] && f[2] && f[3] && Number.isSafeInteger(acked)) registry.reoffer(f[1], f[2], f[3], acked);
+  };
 }

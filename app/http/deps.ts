@@ -4,6 +4,7 @@ import type { Config } from '../config.ts';
 import type { WaiterRegistry } from '../delivery/waiters.ts';
 import type { InboxReader } from '../services/reader.ts';
 import type { Publisher } from '../services/publish.ts';
+import type { DeliveredLog } from '../services/delivered.ts';
 import type { Authenticator } from './auth.ts';
 
 export interface Log {
@@ -24,6 +25,8 @@ export interface Deps {
   registry: WaiterRegistry;
   reader: InboxReader;
   publisher: Publisher;
+  /** What was written to which device (the compensation scan's delivered hint). */
+  delivered: DeliveredLog;
   auth: Authenticator;
   log: Log;
   readiness: Readiness;

@@ -16,6 +16,7 @@ import { pollRoutes } from './routes/poll.ts';
 import { streamRoutes } from './routes/stream.ts';
 import { ackRoutes } from './routes/ack.ts';
 import { healthRoutes } from './routes/health.ts';
+import { adminRoutes } from './routes/admin.ts';
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -74,6 +75,7 @@ export function createApp(d: Deps): express.Express {
   app.use(pollRoutes(d));
   app.use(streamRoutes(d));
   app.use(ackRoutes(d));
+  app.use(adminRoutes(d));
 
   app.use((req, res) => sendError(req, res, new ApiError('not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorMiddleware(d.log));

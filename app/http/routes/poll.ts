@@ -23,6 +23,7 @@ export function pollRoutes(d: Deps): Router {
     const answer = (o: PollOutcome) => {
       if (res.writableEnded || res.destroyed) return;
       const next = o.entries.length ? o.entries[o.entries.length - 1]!.seq : start.since;
+      if (o.entries.length) d.delivered.note(p.tenantId, p.userId, p.deviceId, next);
       let body = `{"messages":[${o.entries.map((e) => e.json).join(',')}],"next":${next},"more":${o.more},"read":${start.read}`;
       if (o.end === 'superseded') body += ',"superseded":true';
       res.status(200);

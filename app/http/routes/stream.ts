@@ -28,6 +28,7 @@ export function streamRoutes(d: Deps): Router {
     const lifetimeMs = d.config.streamMaxLifetimeS * 1000 * (0.9 + 0.1 * Math.random());
     const session = new StreamSession(d.registry, d.reader, sink, p.tenantId, p.userId, p.deviceId, start.since, {
       pageSize: PAGE, heartbeatMs: d.config.streamHeartbeatS * 1000, closeAt: Date.now() + lifetimeMs,
+      onSent: (seq) => d.delivered.note(p.tenantId, p.userId, p.deviceId, seq),
     });
     res.on('close', () => session.abandon());
     session.start();
