@@ -20,6 +20,11 @@ import { createApp, createHttpServer } from './http/server.ts';
 import type { Deps, Log } from './http/deps.ts';
 import type PgBoss from 'pg-boss';
 import { startBoss } from '../jobs/boss.ts';
+import { startFanoutWorkers } from '../jobs/fanout.ts';
+import { inProcessFanout } from './services/fanout.ts';
+import { touchDevices } from './services/devices.ts';
+import { readEvents } from './delivery/readEvents.ts';
+import { startSeenRefresh } from './delivery/seen.ts';
 
 export interface Service {
   url: string;
@@ -59,6 +64,7 @@ export async function startService(config: Config, log: Log = createLogger(confi
 
   const registry = new WaiterRegistry();
   const wakeups = new Wakeups(registry);
+  wakeups.on('r', readEvents(registry));
   const reader = new InboxReader(db);
   const readHeads = (tenantId: string, users: readonly string[]) => heads(db, tenantId, users);
 
@@ -75,7 +81,14 @@ export async function startService(config: Config, log: Log = createLogger(confi
     ? await startBoss(databaseUrl, (err) => log.warn({ err: err.message }, 'job queue error'))
     : null;
 
-  const publisher = new Publisher(db, { batchMax: config.publishBatchMax, concurrency: config.publishConcurrency });
+  // Without jobs in this process a queued fan-out runs here; its outbox row still guards a crash.
+  const onFanoutError = (err: unknown, messageId: string) => log.warn({ err: String(err), messageId }, 'fan-out hand-off failed; the re-drive scan will retry');
+  const fanout = boss
+    ? await startFanoutWorkers(boss, db, { batchSize: config.groupFanoutBatch, workers: 2 })
+    : inProcessFanout(db, config.groupFanoutBatch, (err, job) => onFanoutError(err, job.messageId));
+  const publisher = new Publisher(db, {
+    batchMax: config.publishBatchMax, concurrency: config.publishConcurrency, groupInlineMax: config.groupInlineMax, fanout, onFanoutError,
+  });
   const auth = createAuthenticator(db, { cacheS: config.authCacheS, clockSkewS: config.jwtClockSkewS });
   const readiness = {
     async check() {
@@ -101,6 +114,8 @@ export async function startService(config: Config, log: Log = createLogger(confi
   const url = config.publicUrl || `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
 
   const tick = startSafetyTick(registry, readHeads, config.safetyTickS, (err) => log.warn({ err: String(err) }, 'safety tick failed'));
+  const seen = startSeenRefresh(registry, (t, u, dv) => touchDevices(db, t, u, dv), config.deviceOnlineWindowS,
+    (err) => log.warn({ err: String(err) }, 'device last_seen refresh failed'));
 
   let closing: Promise<void> | null = null;
   const close = () => (closing ??= (async () => {
@@ -108,6 +123,7 @@ export async function startService(config: Config, log: Log = createLogger(confi
     registry.closeAll(); // held polls answer, streams end: clients reconnect elsewhere
     server.closeIdleConnections();
     tick.stop();
+    seen.stop();
     registry.stop();
     if (boss) await boss.stop({ graceful: true, timeout: 5000, wait: true }).catch(() => undefined);
     await listener.close();

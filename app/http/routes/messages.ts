@@ -27,7 +27,6 @@ export function messageRoutes(d: Deps): Router {
       sender = body.from ?? 'system';
       senderIsUser = body.from !== undefined;
     }
-    if (body.group !== undefined) throw new ApiError('not_found', `${field}group: unknown group "${body.group}"`);
     const dedupId = body.dedupId ?? idempotencyKey ?? null;
     const tenant = await d.auth.tenant(p.tenantId);
     if (!tenant) throw new ApiError('unauthorized', 'the tenant no longer exists');
