@@ -72,7 +72,8 @@ export async function advanceOutbox(db: Queryable, tenantId: string, messageId: 
     name: 'advance_outbox',
     text: `UPDATE outbox SET done = GREATEST(done, LEAST($3::int, total)), updated_at = now(),
              state = CASE WHEN GREATEST(done, $3::int) >= total THEN 'done' ELSE state END,
-             finished_at = CASE WHEN GREATEST(done, $3::int) >= total THEN now() ELSE finished_at END,
+             -- clock_timestamp: when the last entries were written, not when the batch began (metrics).
+             finished_at = CASE WHEN GREATEST(done, $3::int) >= total THEN clock_timestamp() ELSE finished_at END,
              members = CASE WHEN GREATEST(done, $3::int) >= total THEN '{}' ELSE members END
            WHERE tenant_id = $1 AND message_id = $2 RETURNING done, state`,
     values: [tenantId, messageId, upTo],

@@ -18,17 +18,25 @@ export async function groupSize(db: Queryable, tenantId: string, groupId: string
   return rows[0] ? rows[0].size : null;
 }
 
-/** Creates the group or locks it; `presence` null keeps the current setting. */
+/** Creates the group, or locks and updates it; `presence` null keeps the current setting. */
 export async function upsertGroup(db: Queryable, tenantId: string, groupId: string, presence: boolean | null): Promise<GroupRow & { created: boolean }> {
-  const { rows } = await db.query<{ created_at: Date; presence: boolean; created: boolean }>({
-    name: 'upsert_group',
-    text: `INSERT INTO groups AS g (tenant_id, group_id, presence) VALUES ($1, $2, COALESCE($3::boolean, false))
-           ON CONFLICT (tenant_id, group_id) DO UPDATE SET presence = COALESCE($3::boolean, g.presence)
-           RETURNING created_at, presence, (xmax = 0) AS created`,
+  // Two statements rather than ON CONFLICT DO UPDATE: a partitioned table cannot return xmax,
+  // the usual way to tell an insert from an update.
+  const ins = await db.query<{ created_at: Date; presence: boolean }>({
+    name: 'insert_group',
+    text: `INSERT INTO groups (tenant_id, group_id, presence) VALUES ($1, $2, COALESCE($3::boolean, false))
+           ON CONFLICT (tenant_id, group_id) DO NOTHING RETURNING created_at, presence`,
     values: [tenantId, groupId, presence],
   });
-  const r = rows[0]!;
-  return { createdAt: r.created_at, presence: r.presence, created: r.created };
+  if (ins.rows[0]) return { createdAt: ins.rows[0].created_at, presence: ins.rows[0].presence, created: true };
+  const upd = await db.query<{ created_at: Date; presence: boolean }>({
+    name: 'update_group',
+    text: `UPDATE groups SET presence = COALESCE($3::boolean, presence) WHERE tenant_id = $1 AND group_id = $2
+           RETURNING created_at, presence`,
+    values: [tenantId, groupId, presence],
+  });
+  const r = upd.rows[0]!;
+  return { createdAt: r.created_at, presence: r.presence, created: false };
 }
 
 /** Locks the group row for a membership change; null when it does not exist. */
