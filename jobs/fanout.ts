@@ -12,6 +12,9 @@ export interface FanoutWorkerOptions {
   workers: number;
 }
 
+/** Jobs taken per fetch. */
+const FETCH = 10;
+
 const isJob = (v: unknown): v is FanoutJob => {
   const j = v as FanoutJob | null;
   return !!j && typeof j.tenantId === 'string' && typeof j.messageId === 'string';
@@ -21,10 +24,23 @@ export async function startFanoutWorkers(boss: PgBoss, db: Pool, o: FanoutWorker
   await boss.createQueue(FANOUT_QUEUE, { name: FANOUT_QUEUE, retryLimit: 20, retryDelay: 2, retryBackoff: true, expireInSeconds: 15 * 60 });
   const ids: string[] = [];
   for (let i = 0; i < o.workers; i++) {
-    ids.push(await boss.work<FanoutJob>(FANOUT_QUEUE, { batchSize: 1, pollingIntervalSeconds: 2 }, async ([job]) => {
-      if (!job || !isJob(job.data)) return; // not ours to retry: malformed data never becomes valid
-      await recorded(db, 'fanout', () => runFanout(db, job.data, o.batchSize));
-    }));
+    const id: string = await boss.work<FanoutJob>(FANOUT_QUEUE, { batchSize: FETCH, pollingIntervalSeconds: 2 }, async (jobs) => {
+      let failed: unknown = null;
+      for (const job of jobs) {
+        if (!isJob(job.data)) continue; // not ours to retry: malformed data never becomes valid
+        try {
+          await recorded(db, 'fanout', () => runFanout(db, job.data, o.batchSize));
+        } catch (err) {
+          failed ??= err;
+        }
+      }
+      // pg-boss waits a polling interval after every fetch, even a full one: with a backlog,
+      // fetch again at once. A failure fails the fetched jobs together; their retries of the
+      // finished ones are no-ops (the outbox row says done).
+      if (jobs.length === FETCH) boss.notifyWorker(id);
+      if (failed) throw failed;
+    });
+    ids.push(id);
   }
   let next = 0;
   return {
