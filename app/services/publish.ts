@@ -17,6 +17,8 @@ export interface PublishInput {
   senderIsUser: boolean;
   to: readonly string[];
   group: string | null;
+  /** Only a member may publish to the group (client tokens: a user speaks in its own groups). */
+  memberOnly: boolean;
   type: string;
   /** The payload already serialised (validated and size-checked at the edge). */
   payloadJson: string;
@@ -72,9 +74,10 @@ export class Publisher {
     let fanout: NewMessage['fanout'] = 'none';
     if (input.group !== null) {
       // The size only picks the path; the members themselves are read inside the publish statement.
-      const size = await groupSize(this.db, input.tenantId, input.group);
-      if (size === null) throw new ApiError('not_found', `group: unknown group "${input.group}"`);
-      fanout = size > this.opts.groupInlineMax ? 'queued' : 'inline';
+      const g = await groupSize(this.db, input.tenantId, input.group, input.sender);
+      if (g === null) throw new ApiError('not_found', `group: unknown group "${input.group}"`);
+      if (input.memberOnly && !g.member) throw new ApiError('forbidden', `group: ${input.sender} is not a member of "${input.group}"`);
+      fanout = g.size > this.opts.groupInlineMax ? 'queued' : 'inline';
     }
     const msg: NewMessage = {
       tenantId: input.tenantId,

@@ -7,15 +7,16 @@ export interface GroupRow {
   presence: boolean;
 }
 
-/** The group's member count, or null when the group does not exist (the publish path). */
-export async function groupSize(db: Queryable, tenantId: string, groupId: string): Promise<number | null> {
-  const { rows } = await db.query<{ size: number }>({
+/** The group's member count and whether `userId` is a member, or null when the group does not exist. */
+export async function groupSize(db: Queryable, tenantId: string, groupId: string, userId: string): Promise<{ size: number; member: boolean } | null> {
+  const { rows } = await db.query<{ size: number; member: boolean }>({
     name: 'group_size',
-    text: `SELECT (SELECT count(*) FROM group_members m WHERE m.tenant_id = g.tenant_id AND m.group_id = g.group_id) AS size
+    text: `SELECT (SELECT count(*) FROM group_members m WHERE m.tenant_id = g.tenant_id AND m.group_id = g.group_id) AS size,
+                  EXISTS (SELECT 1 FROM group_members m WHERE m.tenant_id = g.tenant_id AND m.group_id = g.group_id AND m.user_id = $3) AS member
            FROM groups g WHERE g.tenant_id = $1 AND g.group_id = $2`,
-    values: [tenantId, groupId],
+    values: [tenantId, groupId, userId],
   });
-  return rows[0] ? rows[0].size : null;
+  return rows[0] ?? null;
 }
 
 /** Creates the group, or locks and updates it; `presence` null keeps the current setting. */

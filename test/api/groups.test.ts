@@ -97,6 +97,9 @@ describe('groups', () => {
     const r1 = await app.http.post('/v1/messages').set('Authorization', `Bearer ${alice}`).send({ group: g, payload: { n: 1 } });
     assert.equal(r1.status, 201);
     assert.deepEqual(r1.body.seqs, { [a]: 1, [b]: 1, [c]: 1 }, 'the sender is a member: one copy, not two');
+    const outsider = await app.token(d, { publish: true });
+    const refused = await app.http.post('/v1/messages').set('Authorization', `Bearer ${outsider}`).send({ group: g, payload: {} });
+    assert.equal(refused.status, 403, 'a client token publishes only to its own groups');
     await app.http.post(`/v1/groups/${g}/members`).set('Authorization', admin()).send({ users: [d] });
     await app.http.delete(`/v1/groups/${g}/members/${c}`).set('Authorization', admin());
     const r2 = await app.publish({ group: g, from: 'ops', payload: { n: 2 } });
@@ -115,12 +118,12 @@ describe('groups', () => {
     const members = Array.from({ length: 5000 }, (_, i) => `m${String(i).padStart(4, '0')}-${g}`);
     // Some members already hold entries, so the fan-out's seqs must continue their inboxes.
     await app.publish({ to: members.slice(0, 50), payload: { before: true } });
-    assert.equal((await put(g, { members })).status, 201);
+    const sender = uid('s');
+    assert.equal((await put(g, { members: [...members, sender] })).status, 201);
     const last = members[members.length - 1]!;
     const lastTok = await app.token(last);
     const held = app.http.get('/v1/poll?since=0&timeout=30').set('Authorization', `Bearer ${lastTok}`).then((r) => r);
     await waitFor(() => app.service.deps.registry.polls === 1, { what: 'poll held' });
-    const sender = uid('s');
     const st = await app.token(sender, { publish: true });
 
     const t0 = performance.now();

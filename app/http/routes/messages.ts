@@ -32,7 +32,7 @@ export function messageRoutes(d: Deps): Router {
     if (!tenant) throw new ApiError('unauthorized', 'the tenant no longer exists');
     const ttlS = Math.min(body.ttlSeconds ?? d.config.messageTtlDefaultS, tenant.maxTtlS);
     return d.publisher.publish({
-      tenantId: p.tenantId, sender, senderIsUser, to: body.to ?? [], group: body.group ?? null,
+      tenantId: p.tenantId, sender, senderIsUser, to: body.to ?? [], group: body.group ?? null, memberOnly: p.kind === 'token',
       type: body.type ?? 'message', payloadJson: payloadJson(body.payload, d.config.payloadMaxBytes), dedupId, ttlS,
     });
   }
