@@ -42,6 +42,17 @@ export interface Config {
   /** How many group-commit transactions may be in flight at once (1: measured fastest, see .env.example). */
   publishConcurrency: number;
 
+  /** Groups up to this size are fanned out in the publish transaction; larger ones by jobs (202). */
+  groupInlineMax: number;
+  /** Members per fan-out batch transaction (bounds lock time and memory per transaction). */
+  groupFanoutBatch: number;
+  /** The compensation scan re-drives a queued fan-out not finished this long after its last progress. */
+  fanoutStuckS: number;
+  /** Most members a group may have (the outbox holds the member list of a queued message). */
+  groupMaxMembers: number;
+  /** A device seen this recently counts as online on every instance (held connections refresh it). */
+  deviceOnlineWindowS: number;
+
   /** Run pg-boss and the background jobs in this process (every instance may; they coordinate). */
   jobsEnabled: boolean;
   /** When the compensation scan runs (cron, 5 fields, or 6 with seconds first); once per tick cluster-wide. */
@@ -140,6 +151,17 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
 
     publishBatchMax: int(env, 'PUBLISH_BATCH_MAX', 256, 1, 5000),
     publishConcurrency: int(env, 'PUBLISH_CONCURRENCY', 1, 1, 64),
+
+    // 1000 inline members keep a publish transaction in the low milliseconds; beyond that the
+    // sender should not wait, and one long transaction would hold many inbox locks at once.
+    groupInlineMax: int(env, 'GROUP_INLINE_MAX', 1000, 0, 100_000),
+    groupFanoutBatch: int(env, 'GROUP_FANOUT_BATCH', 1000, 1, 10_000),
+    // Long enough that a fan-out still working through a pg-boss backlog is rarely sent twice
+    // (harmless: batches are idempotent), short enough that a crash is repaired within minutes.
+    fanoutStuckS: int(env, 'FANOUT_STUCK_S', 60, 1, 86400),
+    groupMaxMembers: int(env, 'GROUP_MAX_MEMBERS', 100_000, 1, 1_000_000),
+    // 30 s: longer than a poll's gap between two requests, short enough to notice a vanished client.
+    deviceOnlineWindowS: int(env, 'DEVICE_ONLINE_WINDOW_S', 30, 2, 86400),
 
     jobsEnabled: bool(env, 'JOBS_ENABLED', true),
     // Every minute: a stuck fan-out or an unacknowledged range waits at most a minute past its deadline.

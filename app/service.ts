@@ -22,6 +22,11 @@ import type PgBoss from 'pg-boss';
 import { startBoss } from '../jobs/boss.ts';
 import { startJobs, type Jobs } from '../jobs/index.ts';
 import { DeliveredLog } from './services/delivered.ts';
+import { startFanoutWorkers } from '../jobs/fanout.ts';
+import { inProcessFanout } from './services/fanout.ts';
+import { touchDevices } from './services/devices.ts';
+import { readEvents } from './delivery/readEvents.ts';
+import { startSeenRefresh } from './delivery/seen.ts';
 
 export interface Service {
   url: string;
@@ -65,6 +70,7 @@ export async function startService(config: Config, log: Log = createLogger(confi
   const wakeups = new Wakeups(registry);
   wakeups.on('o', reoffers(registry));
   const delivered = new DeliveredLog(db, (err) => log.debug({ err: String(err) }, 'delivered hint not written'));
+  wakeups.on('r', readEvents(registry));
   const reader = new InboxReader(db);
   const readHeads = (tenantId: string, users: readonly string[]) => heads(db, tenantId, users);
 
@@ -82,7 +88,14 @@ export async function startService(config: Config, log: Log = createLogger(confi
     : null;
   const jobs = boss ? await startJobs({ boss, db, config, log }) : null;
 
-  const publisher = new Publisher(db, { batchMax: config.publishBatchMax, concurrency: config.publishConcurrency });
+  // Without jobs in this process a queued fan-out runs here; its outbox row still guards a crash.
+  const onFanoutError = (err: unknown, messageId: string) => log.warn({ err: String(err), messageId }, 'fan-out hand-off failed; the re-drive scan will retry');
+  const fanout = boss
+    ? await startFanoutWorkers(boss, db, { batchSize: config.groupFanoutBatch, workers: 2 })
+    : inProcessFanout(db, config.groupFanoutBatch, (err, job) => onFanoutError(err, job.messageId));
+  const publisher = new Publisher(db, {
+    batchMax: config.publishBatchMax, concurrency: config.publishConcurrency, groupInlineMax: config.groupInlineMax, fanout, onFanoutError,
+  });
   const auth = createAuthenticator(db, { cacheS: config.authCacheS, clockSkewS: config.jwtClockSkewS });
   const readiness = {
     async check() {
@@ -108,6 +121,8 @@ export async function startService(config: Config, log: Log = createLogger(confi
   const url = config.publicUrl || `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
 
   const tick = startSafetyTick(registry, readHeads, config.safetyTickS, (err) => log.warn({ err: String(err) }, 'safety tick failed'));
+  const seen = startSeenRefresh(registry, (t, u, dv) => touchDevices(db, t, u, dv), config.deviceOnlineWindowS,
+    (err) => log.warn({ err: String(err) }, 'device last_seen refresh failed'));
 
   let closing: Promise<void> | null = null;
   const close = () => (closing ??= (async () => {
@@ -115,6 +130,7 @@ export async function startService(config: Config, log: Log = createLogger(confi
     registry.closeAll(); // held polls answer, streams end: clients reconnect elsewhere
     server.closeIdleConnections();
     tick.stop();
+    seen.stop();
     registry.stop();
     jobs?.stop();
     await delivered.settle();

@@ -2,13 +2,18 @@
 // path left unfinished. Every step is idempotent and safe to run concurrently with itself (rows
 // are claimed with SKIP LOCKED), so an overlapping or repeated run does no harm. One failing step
 // does not stop the others; the run is recorded as failed with every step's error.
+import type PgBoss from 'pg-boss';
 import type { Pool } from '../db/pool.ts';
+import { redriveStuckFanouts } from '../app/services/fanout.ts';
 import { closeAckedDeadLetters, restartProgressing, offerDue, type Backoff } from '../db/queries/delivery.ts';
 import type { RunResult } from './runs.ts';
 
 export interface ScanContext {
   db: Pool;
   backoff: Backoff;
+  boss: Pick<PgBoss, 'send'>;
+  /** A queued fan-out with no progress for this long is sent to the fan-out workers again. */
+  fanoutStuckMs: number;
 }
 
 export interface ScanStep {
@@ -53,7 +58,18 @@ export const unackedDelivery: ScanStep = {
   },
 };
 
-export const SCAN_STEPS: readonly ScanStep[] = [unackedDelivery];
+/**
+ * Queued group fan-outs left unfinished (the process died between the publish commit and the
+ * fan-out, or its job was lost): the outbox row is the source of truth, so they are sent again.
+ */
+export const stuckFanouts: ScanStep = {
+  name: 'outbox',
+  async run({ db, boss, fanoutStuckMs }) {
+    return { redriven: await drain(() => redriveStuckFanouts(db, boss, fanoutStuckMs)) };
+  },
+};
+
+export const SCAN_STEPS: readonly ScanStep[] = [stuckFanouts, unackedDelivery];
 
 export async function compensationScan(c: ScanContext, steps: readonly ScanStep[] = SCAN_STEPS): Promise<RunResult> {
   const detail: Record<string, unknown> = {};

@@ -44,6 +44,8 @@ export async function startJobs(ctx: JobsContext): Promise<Jobs> {
       expireS: 15 * 60,
       run: () => compensationScan({
         db,
+        boss,
+        fanoutStuckMs: config.fanoutStuckS * 1000,
         backoff: { deadlineS: config.ackDeadlineS, baseS: config.ackRetryBaseS, factor: config.ackRetryFactor, maxAttempts: config.ackMaxAttempts },
       }),
     },

@@ -13,6 +13,8 @@ export type StreamEnd = 'lifetime' | 'closed' | 'shutdown' | 'error' | 'slow';
 export interface StreamSink {
   messages(entries: readonly Entry[]): boolean;
   reset(oldest: number): boolean;
+  /** Any other event, without an id. */
+  event(event: string, data: string): boolean;
   heartbeat(): boolean;
   /** Resolves when the socket can take more; false when it closed instead. */
   drained(): Promise<boolean>;
@@ -36,6 +38,9 @@ export class StreamSession implements StreamWaiter {
   private lastWrite = Date.now();
   /** A re-offer asked to resend from here; applied between pages so a page in flight cannot undo it. */
   private rewindTo: number | null = null;
+  /** Notices that arrived while the socket was full: only the latest of each kind is kept. */
+  private held: Map<string, string> | null = null;
+  private blocked = false;
   cursor: number;
 
   constructor(
@@ -78,6 +83,36 @@ export class StreamSession implements StreamWaiter {
 
   shutdown(): void {
     this.close('shutdown');
+  }
+
+  /**
+   * Sends an event that is not an inbox entry. While the socket is full it is held, and a newer
+   * notice of the same kind replaces it: a read marker or presence state is only worth its latest
+   * value, and this keeps a stalled client's memory bounded.
+   */
+  notice(event: string, data: string): void {
+    if (!this.open) return;
+    if (this.blocked) {
+      (this.held ??= new Map()).set(event, data);
+      return;
+    }
+    this.lastWrite = Date.now();
+    if (!this.sink.event(event, data)) void this.waitDrain();
+  }
+
+  private async waitDrain(): Promise<void> {
+    if (!this.blocked && !(await this.drained())) this.close('closed');
+  }
+
+  /** Waits for 'drain' (false: the socket closed), then sends the notices held meanwhile. */
+  private async drained(): Promise<boolean> {
+    this.blocked = true;
+    const ok = await this.sink.drained();
+    this.blocked = false;
+    const held = this.held;
+    this.held = null;
+    if (ok && held) for (const [event, data] of held) this.notice(event, data);
+    return ok;
   }
 
   /** The client went away. */
@@ -124,7 +159,7 @@ export class StreamSession implements StreamWaiter {
         this.cursor = entries[entries.length - 1]!.seq;
         this.lastWrite = Date.now();
         this.opts.onSent?.(this.cursor);
-        if (!ok && !(await this.sink.drained())) return this.close('closed');
+        if (!ok && !(await this.drained())) return this.close('closed');
         if (entries.length < this.opts.pageSize) break;
       }
     } while ((this.again || this.rewindTo !== null) && this.open);

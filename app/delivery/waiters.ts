@@ -35,6 +35,8 @@ export interface StreamWaiter extends Waiter {
   shutdown(): void;
   /** Sends again everything after `cursor` (a re-offer of unacknowledged entries). */
   rewind?(cursor: number): void;
+  /** An event without an id (read markers, signals, presence): not part of the inbox, never replayed. */
+  notice(event: string, data: string): void;
 }
 
 const userKey = (t: string, u: string) => `${t}\u0000${u}`;
@@ -136,6 +138,24 @@ export class WaiterRegistry {
   waitersOf(tenantId: string, userId: string): readonly Waiter[] {
     const set = this.byUser.get(userKey(tenantId, userId));
     return set ? [...set] : [];
+  }
+
+  /** The devices holding a poll or stream here, grouped by tenant (keeps their last_seen fresh). */
+  devicesByTenant(): Map<string, { users: string[]; devices: string[] }> {
+    const out = new Map<string, { users: string[]; devices: string[] }>();
+    const seen = new Set<string>();
+    for (const set of this.byUser.values()) {
+      for (const w of set) {
+        const dk = deviceKey(w.tenantId, w.userId, w.deviceId);
+        if (seen.has(dk)) continue;
+        seen.add(dk);
+        let t = out.get(w.tenantId);
+        if (!t) out.set(w.tenantId, (t = { users: [], devices: [] }));
+        t.users.push(w.userId);
+        t.devices.push(w.deviceId);
+      }
+    }
+    return out;
   }
 
   /** Users with waiters here, grouped by tenant, with the lowest cursor per user (safety tick). */

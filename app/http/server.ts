@@ -17,6 +17,9 @@ import { streamRoutes } from './routes/stream.ts';
 import { ackRoutes } from './routes/ack.ts';
 import { healthRoutes } from './routes/health.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { groupRoutes } from './routes/groups.ts';
+import { deviceRoutes } from './routes/devices.ts';
+import { receiptRoutes } from './routes/receipts.ts';
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -68,7 +71,9 @@ export function createApp(d: Deps): express.Express {
 
   const json = (limit: string) => express.json({ limit, strict: true, type: ['application/json', 'application/*+json'] });
   app.use('/v1/messages/batch', json('8mb'));
-  app.use('/v1', (req, res, next) => (req.path === '/messages/batch' ? next() : json('256kb')(req, res, next)));
+  // Group member lists: up to 100,000 ids of up to 128 characters.
+  app.use('/v1/groups', json('16mb'));
+  app.use('/v1', (req, res, next) => (req.path === '/messages/batch' || req.path.startsWith('/groups/') ? next() : json('256kb')(req, res, next)));
   app.use('/v1', authenticate(d.auth));
   app.use(tokenRoutes(d));
   app.use(messageRoutes(d));
@@ -76,6 +81,9 @@ export function createApp(d: Deps): express.Express {
   app.use(streamRoutes(d));
   app.use(ackRoutes(d));
   app.use(adminRoutes(d));
+  app.use(groupRoutes(d));
+  app.use(deviceRoutes(d));
+  app.use(receiptRoutes(d));
 
   app.use((req, res) => sendError(req, res, new ApiError('not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorMiddleware(d.log));

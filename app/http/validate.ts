@@ -12,7 +12,12 @@ export const LIMITS = {
   idLength: 128,
   dedupIdLength: 128,
   typeLength: 64,
+  /** Users in one PUT or POST of group members (the total is GROUP_MAX_MEMBERS). */
+  groupMembersPerRequest: 100_000,
+  receiptsLimit: 1000,
 } as const;
+
+export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const ID_RE = /^[A-Za-z0-9._:@-]{1,128}$/;
 export const TYPE_RE = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -43,6 +48,19 @@ export const TokenBody = z.strictObject({
 });
 
 export const AckBody = z.strictObject({ seq: z.number().int().min(0) });
+export const ReadBody = AckBody;
+
+export const GroupPutBody = z.strictObject({
+  members: z.array(Id).max(LIMITS.groupMembersPerRequest),
+  presence: z.boolean().optional(),
+});
+export const GroupAddBody = z.strictObject({ users: z.array(Id).min(1).max(LIMITS.groupMembersPerRequest) });
+
+/** A path parameter that must be an id (user, group, device). */
+export function idPath(value: string | undefined, name: string): string {
+  if (value === undefined || !ID_RE.test(value)) throw invalid(`${name}: must be 1-128 characters of A-Z a-z 0-9 . _ : @ -`);
+  return value;
+}
 
 function describe(err: z.ZodError): string {
   const issue = err.issues[0]!;

@@ -6,7 +6,9 @@ import crypto from 'node:crypto';
 import type { Pool } from '../../db/pool.ts';
 import { isConnectionError } from '../../db/pool.ts';
 import { insertMessages, findByDedup, type NewMessage, type StoredMessage } from '../../db/queries/publish.ts';
+import { groupSize } from '../../db/queries/groups.ts';
 import { ApiError } from '../errors.ts';
+import type { FanoutQueue } from './fanout.ts';
 
 export interface PublishInput {
   tenantId: string;
@@ -15,6 +17,8 @@ export interface PublishInput {
   senderIsUser: boolean;
   to: readonly string[];
   group: string | null;
+  /** Only a member may publish to the group (client tokens: a user speaks in its own groups). */
+  memberOnly: boolean;
   type: string;
   /** The payload already serialised (validated and size-checked at the edge). */
   payloadJson: string;
@@ -23,14 +27,25 @@ export interface PublishInput {
 }
 
 export interface PublishResult {
-  status: 200 | 201;
+  /** 202: a large group's fan-out is queued (the message and the sender's copy are committed). */
+  status: 200 | 201 | 202;
   body: {
     id: string;
     seqs: Record<string, number>;
     createdAt: string;
     expiresAt: string;
     duplicate: boolean;
+    fanout?: 'queued';
   };
+}
+
+export interface PublisherOptions {
+  batchMax: number;
+  concurrency: number;
+  /** Groups up to this size are fanned out inside the publish transaction; larger ones are queued. */
+  groupInlineMax: number;
+  fanout: FanoutQueue;
+  onFanoutError: (err: unknown, messageId: string) => void;
 }
 
 interface Pending {
@@ -50,12 +65,20 @@ export class Publisher {
 
   constructor(
     private readonly db: Pool,
-    private readonly opts: { batchMax: number; concurrency: number },
+    private readonly opts: PublisherOptions,
   ) {}
 
   async publish(input: PublishInput): Promise<PublishResult> {
     const recipients = new Set(input.to);
     if (input.senderIsUser) recipients.add(input.sender);
+    let fanout: NewMessage['fanout'] = 'none';
+    if (input.group !== null) {
+      // The size only picks the path; the members themselves are read inside the publish statement.
+      const g = await groupSize(this.db, input.tenantId, input.group, input.sender);
+      if (g === null) throw new ApiError('not_found', `group: unknown group "${input.group}"`);
+      if (input.memberOnly && !g.member) throw new ApiError('forbidden', `group: ${input.sender} is not a member of "${input.group}"`);
+      fanout = g.size > this.opts.groupInlineMax ? 'queued' : 'inline';
+    }
     const msg: NewMessage = {
       tenantId: input.tenantId,
       id: crypto.randomUUID(),
@@ -67,10 +90,15 @@ export class Publisher {
       reqHash: requestHash(input),
       ttlS: input.ttlS,
       recipients: [...recipients],
+      fanout,
     };
     const stored = await this.enqueue(msg);
     if (stored) {
-      return { status: 201, body: { id: msg.id, seqs: stored.seqs, createdAt: stored.createdAt.toISOString(), expiresAt: stored.expiresAt.toISOString(), duplicate: false } };
+      const body = { id: msg.id, seqs: stored.seqs, createdAt: stored.createdAt.toISOString(), expiresAt: stored.expiresAt.toISOString(), duplicate: false };
+      if (stored.queued === null) return { status: 201, body };
+      // Committed with its outbox row: a failed hand-off only delays the fan-out until the re-drive scan.
+      await this.opts.fanout.enqueue({ tenantId: msg.tenantId, messageId: msg.id }).catch((err) => this.opts.onFanoutError(err, msg.id));
+      return { status: 202, body: { ...body, fanout: 'queued' } };
     }
     // The dedupId exists already: the same request is answered as the first time; another is a conflict.
     const prior = await findByDedup(this.db, input.tenantId, input.sender, input.dedupId!);
@@ -78,7 +106,13 @@ export class Publisher {
     if (!prior.reqHash || !prior.reqHash.equals(msg.reqHash)) {
       throw new ApiError('dedup_conflict', 'dedupId was already used for a different message', { id: prior.id });
     }
-    return { status: 200, body: { id: prior.id, seqs: prior.seqs, createdAt: prior.createdAt.toISOString(), expiresAt: prior.expiresAt.toISOString(), duplicate: true } };
+    return {
+      status: 200,
+      body: {
+        id: prior.id, seqs: prior.seqs, createdAt: prior.createdAt.toISOString(), expiresAt: prior.expiresAt.toISOString(), duplicate: true,
+        ...(prior.queued && { fanout: 'queued' as const }),
+      },
+    };
   }
 
   /** Publishes waiting for a transaction (for metrics and tests). */

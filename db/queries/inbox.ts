@@ -142,7 +142,8 @@ const HISTORY_SQL = `SELECT e.seq, ${MESSAGE_BODY_JSON} AS body
     AND ($3::bigint IS NULL OR e.seq < $3) AND ($4::bigint IS NULL OR e.seq > $4)
     AND ($5::text IS NULL OR m.type = $5)
   ORDER BY e.seq DESC LIMIT $6`;
-const HISTORY_MATCH_SQL = `SELECT e.seq, ${MESSAGE_BODY_JSON} AS body
+/** Exported for the test that checks its plan uses the GIN index. */
+export const HISTORY_MATCH_SQL = `SELECT e.seq, ${MESSAGE_BODY_JSON} AS body
   FROM messages m JOIN inbox_entries e ON e.tenant_id = m.tenant_id AND e.message_id = m.id AND e.user_id = $2
   WHERE m.tenant_id = $1 AND m.payload @> $7::jsonb
     AND ($3::bigint IS NULL OR e.seq < $3) AND ($4::bigint IS NULL OR e.seq > $4)

@@ -13,14 +13,22 @@ export interface NewMessage {
   dedupId: string | null;
   reqHash: Buffer;
   ttlS: number;
-  /** Distinct recipients (the sender's copy included). */
+  /** Distinct explicit recipients (the sender's copy included). */
   recipients: readonly string[];
+  /**
+   * How a group message reaches its members: 'inline' adds the group's members to the recipients
+   * in the publish statement itself; 'queued' snapshots them into an outbox row for the fan-out
+   * job. 'none' for a message without a group.
+   */
+  fanout: 'none' | 'inline' | 'queued';
 }
 
 export interface StoredMessage {
   createdAt: Date;
   expiresAt: Date;
   seqs: Record<string, number>;
+  /** Members left to the fan-out job (a 'queued' message), else null. */
+  queued: number | null;
 }
 
 // Why one statement: a round trip per step would cost more than the work. The CTEs run in one
@@ -28,22 +36,43 @@ export interface StoredMessage {
 // keeps concurrent publishes deadlock-free. A user receiving k messages in the batch advances its
 // head by k and gets the k seqs in batch order. ON CONFLICT DO NOTHING on the dedup index skips a
 // repeated dedupId (also within the batch); such a message returns no row and is resolved by the
-// caller. NOTIFY payloads stay below PostgreSQL's 8000-byte limit: 40 users (<= 128 chars) a chunk.
+// caller. Group members are read in the statement's own snapshot (the membership committed when
+// the publish runs); `rcp` unions them with the explicit recipients (the sender's copy), which
+// also drops the duplicate when the sender is a member. A 'queued' group gets an outbox row with
+// its members fixed in that same snapshot instead (`obx`), minus the explicit recipients.
+// NOTIFY payloads stay below PostgreSQL's 8000-byte limit: 40 users (<= 128 chars) a chunk.
 const PUBLISH_BATCH_SQL = `
 WITH msg AS (
-  SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[], $9::int[])
-    WITH ORDINALITY AS t(tenant_id, id, sender, group_id, type, payload, dedup_id, req_hash, ttl_s, ord)
+  SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[], $9::int[], $12::text[])
+    WITH ORDINALITY AS t(tenant_id, id, sender, group_id, type, payload, dedup_id, req_hash, ttl_s, fanout, ord)
 ), ins AS (
   INSERT INTO messages (tenant_id, id, sender, group_id, type, payload, dedup_id, req_hash, created_at, expires_at)
   SELECT tenant_id, id, sender, group_id, type, payload::jsonb, dedup_id, req_hash, now(), now() + make_interval(secs => ttl_s)
   FROM msg ORDER BY ord
   ON CONFLICT (tenant_id, sender, dedup_id) WHERE dedup_id IS NOT NULL DO NOTHING
   RETURNING id, created_at, expires_at
+), given AS (
+  SELECT * FROM unnest($10::int[], $11::text[]) AS r(ord, user_id)
 ), rcp AS (
   SELECT msg.ord, msg.tenant_id, msg.id, r.user_id, ins.expires_at
-  FROM unnest($10::int[], $11::text[]) AS r(ord, user_id)
+  FROM (SELECT ord, user_id FROM given
+        UNION
+        SELECT msg.ord, gm.user_id FROM msg
+        JOIN group_members gm ON gm.tenant_id = msg.tenant_id AND gm.group_id = msg.group_id
+        WHERE msg.fanout = 'inline') r
   JOIN msg ON msg.ord = r.ord
   JOIN ins ON ins.id = msg.id
+), obx AS (
+  INSERT INTO outbox (tenant_id, message_id, group_id, members, total)
+  SELECT msg.tenant_id, msg.id, msg.group_id, m.members, cardinality(m.members)
+  FROM msg JOIN ins ON ins.id = msg.id
+  CROSS JOIN LATERAL (SELECT ARRAY(
+    SELECT gm.user_id FROM group_members gm
+    WHERE gm.tenant_id = msg.tenant_id AND gm.group_id = msg.group_id
+      AND NOT EXISTS (SELECT 1 FROM given WHERE given.ord = msg.ord AND given.user_id = gm.user_id)
+    ORDER BY gm.user_id COLLATE "C") AS members) m
+  WHERE msg.fanout = 'queued'
+  RETURNING message_id, total
 ), cnt AS (
   SELECT tenant_id, user_id, count(*) AS n FROM rcp GROUP BY tenant_id, user_id
 ), heads AS (
@@ -65,9 +94,10 @@ WITH msg AS (
         FROM heads) h
   GROUP BY tenant_id, chunk
 )
-SELECT msg.ord::int AS ord, ins.created_at, ins.expires_at, s.user_id, s.seq,
+SELECT msg.ord::int AS ord, ins.created_at, ins.expires_at, s.user_id, s.seq, obx.total AS queued,
        (SELECT count(*) FROM note) AS notified
 FROM msg JOIN ins ON ins.id = msg.id
+LEFT JOIN obx ON obx.message_id = msg.id
 LEFT JOIN seqd s ON s.ord = msg.ord`;
 
 /**
@@ -83,19 +113,19 @@ export async function insertMessages(db: Queryable, batch: readonly NewMessage[]
       rUser.push(u);
     }
   });
-  const { rows } = await db.query<{ ord: number; created_at: Date; expires_at: Date; user_id: string | null; seq: number | null }>({
+  const { rows } = await db.query<{ ord: number; created_at: Date; expires_at: Date; user_id: string | null; seq: number | null; queued: number | null }>({
     name: 'publish_batch',
     text: PUBLISH_BATCH_SQL,
     values: [
       batch.map((m) => m.tenantId), batch.map((m) => m.id), batch.map((m) => m.sender), batch.map((m) => m.groupId),
       batch.map((m) => m.type), batch.map((m) => m.payloadJson), batch.map((m) => m.dedupId), batch.map((m) => m.reqHash),
-      batch.map((m) => m.ttlS), rOrd, rUser,
+      batch.map((m) => m.ttlS), rOrd, rUser, batch.map((m) => m.fanout),
     ],
   });
   const out: (StoredMessage | null)[] = batch.map(() => null);
   for (const r of rows) {
     let s = out[r.ord - 1];
-    if (!s) s = out[r.ord - 1] = { createdAt: r.created_at, expiresAt: r.expires_at, seqs: {} };
+    if (!s) s = out[r.ord - 1] = { createdAt: r.created_at, expiresAt: r.expires_at, seqs: {}, queued: r.queued };
     if (r.user_id !== null && r.seq !== null) s.seqs[r.user_id] = r.seq;
   }
   return out;
@@ -107,18 +137,23 @@ export interface ExistingMessage {
   createdAt: Date;
   expiresAt: Date;
   seqs: Record<string, number>;
+  /** The message was fanned out by the outbox (its first answer was 202). */
+  queued: boolean;
 }
 
 /** The message already stored under (tenant, sender, dedupId), with its recipients' seqs. */
 export async function findByDedup(db: Queryable, tenantId: string, sender: string, dedupId: string): Promise<ExistingMessage | null> {
-  const { rows } = await db.query<{ id: string; req_hash: Buffer | null; created_at: Date; expires_at: Date; seqs: Record<string, number> | null }>({
+  // A queued message answered with the sender's copy only the first time: so does its repeat.
+  const { rows } = await db.query<{ id: string; req_hash: Buffer | null; created_at: Date; expires_at: Date; seqs: Record<string, number> | null; queued: boolean }>({
     name: 'find_by_dedup',
-    text: `SELECT m.id, m.req_hash, m.created_at, m.expires_at,
+    text: `SELECT m.id, m.req_hash, m.created_at, m.expires_at, o.queued,
                   (SELECT json_object_agg(e.user_id, e.seq) FROM inbox_entries e
-                    WHERE e.tenant_id = m.tenant_id AND e.message_id = m.id) AS seqs
-           FROM messages m WHERE m.tenant_id = $1 AND m.sender = $2 AND m.dedup_id = $3`,
+                    WHERE e.tenant_id = m.tenant_id AND e.message_id = m.id AND (NOT o.queued OR e.user_id = m.sender)) AS seqs
+           FROM messages m
+           CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM outbox x WHERE x.tenant_id = m.tenant_id AND x.message_id = m.id) AS queued) o
+           WHERE m.tenant_id = $1 AND m.sender = $2 AND m.dedup_id = $3`,
     values: [tenantId, sender, dedupId],
   });
   const r = rows[0];
-  return r ? { id: r.id, reqHash: r.req_hash, createdAt: r.created_at, expiresAt: r.expires_at, seqs: r.seqs ?? {} } : null;
+  return r ? { id: r.id, reqHash: r.req_hash, createdAt: r.created_at, expiresAt: r.expires_at, seqs: r.seqs ?? {}, queued: r.queued } : null;
 }

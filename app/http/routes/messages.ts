@@ -27,13 +27,12 @@ export function messageRoutes(d: Deps): Router {
       sender = body.from ?? 'system';
       senderIsUser = body.from !== undefined;
     }
-    if (body.group !== undefined) throw new ApiError('not_found', `${field}group: unknown group "${body.group}"`);
     const dedupId = body.dedupId ?? idempotencyKey ?? null;
     const tenant = await d.auth.tenant(p.tenantId);
     if (!tenant) throw new ApiError('unauthorized', 'the tenant no longer exists');
     const ttlS = Math.min(body.ttlSeconds ?? d.config.messageTtlDefaultS, tenant.maxTtlS);
     return d.publisher.publish({
-      tenantId: p.tenantId, sender, senderIsUser, to: body.to ?? [], group: body.group ?? null,
+      tenantId: p.tenantId, sender, senderIsUser, to: body.to ?? [], group: body.group ?? null, memberOnly: p.kind === 'token',
       type: body.type ?? 'message', payloadJson: payloadJson(body.payload, d.config.payloadMaxBytes), dedupId, ttlS,
     });
   }

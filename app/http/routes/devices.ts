@@ -1,0 +1,40 @@
+// GET /v1/devices (a user's devices with cursor, last seen, online) and POST /v1/read (the user's
+// read marker, announced to the user's other devices).
+import { Router } from 'express';
+import type { Deps } from '../deps.ts';
+import { principal, clientToken } from '../auth.ts';
+import { parseBody, ReadBody, stringParam, ID_RE } from '../validate.ts';
+import { ApiError } from '../../errors.ts';
+import { listDevices, markRead } from '../../services/devices.ts';
+
+export function deviceRoutes(d: Deps): Router {
+  const r = Router();
+
+  r.get('/v1/devices', async (req, res) => {
+    const p = principal(req);
+    let userId: string;
+    if (p.kind === 'token') {
+      userId = p.userId;
+    } else {
+      if (p.role !== 'admin') throw new ApiError('forbidden', 'listing devices needs a client token or an admin key');
+      const u = stringParam(req.query, 'user', ID_RE, 'must be a user id');
+      if (!u) throw new ApiError('invalid_request', 'user: is required with an API key');
+      userId = u;
+    }
+    const rows = await listDevices(d.db, p.tenantId, userId, d.config.deviceOnlineWindowS);
+    // Held here right now, or seen recently by any instance (held connections keep last_seen fresh).
+    const here = new Set(d.registry.waitersOf(p.tenantId, userId).map((w) => w.deviceId));
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({
+      devices: rows.map((x) => ({ device: x.device, cursor: x.cursor, lastSeen: x.lastSeen.toISOString(), online: here.has(x.device) || x.recent })),
+    });
+  });
+
+  r.post('/v1/read', async (req, res) => {
+    const p = clientToken(req);
+    const { seq } = parseBody(ReadBody, req.body);
+    res.json({ read: await markRead(d.db, { tenantId: p.tenantId, userId: p.userId, deviceId: p.deviceId }, seq) });
+  });
+
+  return r;
+}
