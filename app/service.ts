@@ -4,6 +4,7 @@
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
+import pretty from 'pino-pretty';
 import type { Config } from './config.ts';
 import { createPool, type Pool } from '../db/pool.ts';
 import { migrate, schemaVersion, expectedVersion } from '../db/migrate.ts';
@@ -17,9 +18,13 @@ import { Publisher } from './services/publish.ts';
 import { heads } from './services/inbox.ts';
 import { createAuthenticator } from './http/auth.ts';
 import { createApp, createHttpServer } from './http/server.ts';
-import type { Deps, Log } from './http/deps.ts';
+import type { Deps } from './http/deps.ts';
 import type PgBoss from 'pg-boss';
 import { startBoss } from '../jobs/boss.ts';
+import { REDACT_PATHS } from './http/logging.ts';
+import { Metrics } from './ops/metrics.ts';
+import { Stats } from './ops/stats.ts';
+import { DeliveryLog } from './ops/deliveryLog.ts';
 
 export interface Service {
   url: string;
@@ -33,15 +38,14 @@ export interface Service {
   close(): Promise<void>;
 }
 
-export function createLogger(level: string): pino.Logger {
-  return pino({
-    level,
-    base: { pid: process.pid },
-    redact: { paths: ['req.headers.authorization', '*.authorization', '*.access_token', '*.token', '*.apiKey'], censor: '[redacted]' },
-  });
+/** JSON lines; readable lines when stdout is a terminal. `dest` captures output (tests). */
+export function createLogger(level: string, dest?: pino.DestinationStream): pino.Logger {
+  const opts: pino.LoggerOptions = { level, base: { pid: process.pid }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+  if (dest) return pino(opts, dest);
+  return process.stdout.isTTY ? pino(opts, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid' })) : pino(opts);
 }
 
-export async function startService(config: Config, log: Log = createLogger(config.logLevel)): Promise<Service> {
+export async function startService(config: Config, log: pino.Logger = createLogger(config.logLevel)): Promise<Service> {
   let embedded: EmbeddedDb | null = null;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
@@ -62,9 +66,18 @@ export async function startService(config: Config, log: Log = createLogger(confi
   const reader = new InboxReader(db);
   const readHeads = (tenantId: string, users: readonly string[]) => heads(db, tenantId, users);
 
+  const stats = new Stats(db, config.statsCacheMs);
+  const deliveries = config.deliveryLog
+    ? new DeliveryLog(db, { flushMs: config.deliveryLogFlushMs, retentionS: config.deliveryLogRetentionS, onError: (err) => log.warn({ err: String(err) }, 'delivery record write failed') })
+    : null;
+  // Made below, once the publisher exists; its gauges read listener and publisher only when scraped.
+  let metrics: Metrics | null = null;
   const listener = new Listener(databaseUrl);
   listener.on('notification', (p) => wakeups.handle(p));
-  listener.on('down', (err) => log.warn({ err: err.message }, 'LISTEN connection lost; reconnecting'));
+  listener.on('down', (err) => {
+    metrics?.listenerDowns.inc();
+    log.warn({ err: err.message }, 'LISTEN connection lost; reconnecting');
+  });
   // Notifications sent while the connection was down are gone: re-check every waiter.
   listener.on('ready', () => {
     recheckAll(registry, readHeads).catch((err) => log.warn({ err: String(err) }, 're-check after reconnect failed'));
@@ -77,6 +90,12 @@ export async function startService(config: Config, log: Log = createLogger(confi
 
   const publisher = new Publisher(db, { batchMax: config.publishBatchMax, concurrency: config.publishConcurrency });
   const auth = createAuthenticator(db, { cacheS: config.authCacheS, clockSkewS: config.jwtClockSkewS });
+  if (config.metricsEnabled) {
+    metrics = new Metrics({
+      pool: db, held: () => ({ polls: registry.polls, streams: registry.streamCount }), listenerReady: () => listener.ready,
+      publishBacklog: () => publisher.backlog, stats,
+    });
+  }
   const readiness = {
     async check() {
       let database = false;
@@ -90,7 +109,10 @@ export async function startService(config: Config, log: Log = createLogger(confi
       return { database, migrations, listener: listener.ready };
     },
   };
-  const deps: Deps = { config, db, registry, reader, publisher, auth, log, readiness };
+  const deps: Deps = {
+    config, db, registry, reader, publisher, auth, log, readiness,
+    ops: { metrics, deliveries, stats }, httpLog: config.logHttp ? log : null, listenerReady: () => listener.ready,
+  };
 
   const server = createHttpServer(createApp(deps));
   await new Promise<void>((resolve, reject) => {
@@ -111,6 +133,7 @@ export async function startService(config: Config, log: Log = createLogger(confi
     registry.stop();
     if (boss) await boss.stop({ graceful: true, timeout: 5000, wait: true }).catch(() => undefined);
     await listener.close();
+    await deliveries?.close();
     await db.end().catch(() => undefined);
     server.closeAllConnections();
     if (embedded) await embedded.stop();

@@ -16,6 +16,13 @@ import { pollRoutes } from './routes/poll.ts';
 import { streamRoutes } from './routes/stream.ts';
 import { ackRoutes } from './routes/ack.ts';
 import { healthRoutes } from './routes/health.ts';
+import { opsRoutes } from './routes/ops.ts';
+import { httpLogger } from './logging.ts';
+import { requestMetrics } from './instrument.ts';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const PUBLIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../public');
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -56,6 +63,8 @@ export function createApp(d: Deps): express.Express {
   app.set('etag', false); // bodies are never cacheable here; hashing them would only cost CPU
   app.set('query parser', 'simple');
   app.use(requestId());
+  if (d.httpLog) app.use(httpLogger(d.httpLog));
+  if (d.ops.metrics) app.use(requestMetrics(d.ops.metrics));
   app.use(helmet({
     // The demo and console pages use only same-origin scripts and styles.
     contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], connectSrc: ["'self'"], imgSrc: ["'self'", 'data:'] } },
@@ -74,6 +83,8 @@ export function createApp(d: Deps): express.Express {
   app.use(pollRoutes(d));
   app.use(streamRoutes(d));
   app.use(ackRoutes(d));
+  app.use(opsRoutes(d));
+  app.use(express.static(PUBLIC_DIR, { index: false, maxAge: 0 }));
 
   app.use((req, res) => sendError(req, res, new ApiError('not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorMiddleware(d.log));
