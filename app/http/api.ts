@@ -91,7 +91,7 @@ export function openApiDocument(routes: readonly RouteSpec[], serverUrl?: string
   reg.registerComponent('securitySchemes', 'apiKey', { type: 'http', scheme: 'bearer', description: 'API key `msk_…` (role admin or publish)' });
   reg.registerComponent('securitySchemes', 'clientToken', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'client token from POST /v1/tokens' });
   reg.registerComponent('securitySchemes', 'accessTokenQuery', { type: 'apiKey', in: 'query', name: 'access_token', description: 'client token in the query (GET only; EventSource)' });
-  const error = reg.register('Error', ErrorBody);
+  const error = ErrorBody;
   for (const r of routes) {
     const responses: Record<string, ResponseConfig> = {};
     for (const [status, v] of Object.entries(r.responses)) {
