@@ -79,20 +79,21 @@ export class Metrics {
       name: 'mailslot_oldest_unacked_age_seconds', help: 'Age of the oldest inbox entry a device has not acknowledged (0: none)', registers,
       async collect() { this.set((await stats.get()).oldestUnackedAgeS ?? 0); },
     });
+    // Labelled by table so that "no such table" is no sample at all, never a misleading 0.
     new client.Gauge({
-      name: 'mailslot_outbox_backlog', help: 'Group fan-outs not finished (rows in outbox); absent while the outbox table does not exist', registers,
+      name: 'mailslot_outbox_backlog', help: 'Group fan-outs not finished (rows in outbox); no sample while the outbox table does not exist', labelNames: ['table'], registers,
       async collect() {
         this.reset();
         const n = (await stats.get()).outboxBacklog;
-        if (n !== null) this.set(n);
+        if (n !== null) this.set({ table: 'outbox' }, n);
       },
     });
     new client.Gauge({
-      name: 'mailslot_dead_letters', help: 'Dead-letter rows waiting for an operator; absent while the dead_letters table does not exist', registers,
+      name: 'mailslot_dead_letters', help: 'Dead-letter rows waiting for an operator; no sample while the dead_letters table does not exist', labelNames: ['table'], registers,
       async collect() {
         this.reset();
         const n = (await stats.get()).deadLetters;
-        if (n !== null) this.set(n);
+        if (n !== null) this.set({ table: 'dead_letters' }, n);
       },
     });
     new client.Gauge({

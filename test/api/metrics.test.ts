@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { startApp, uid, type TestApp } from '../helpers/app.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { parsePrometheus, sumOf, type Family } from '../helpers/prometheus.ts';
+import { sql } from '../helpers/db.ts';
 
 async function scrape(app: TestApp, auth?: string): Promise<Map<string, Family>> {
   const req = app.http.get('/metrics');
@@ -43,6 +44,10 @@ describe('metrics', () => {
     assert.equal(fams.get('mailslot_messages_published_total')!.type, 'counter');
     assert.equal(fams.get('mailslot_held_connections')!.type, 'gauge');
     assert.equal(value(fams, 'mailslot_listen_connection_up'), 1);
+    // Tables of features not in this database give no sample rather than a made-up 0.
+    const [t] = await sql<{ outbox: boolean; dead: boolean }>("SELECT to_regclass('outbox') IS NOT NULL AS outbox, to_regclass('dead_letters') IS NOT NULL AS dead");
+    assert.equal(fams.get('mailslot_outbox_backlog')!.samples.length, t!.outbox ? 1 : 0);
+    assert.equal(fams.get('mailslot_dead_letters')!.samples.length, t!.dead ? 1 : 0);
   });
 
   it('one publish and two polls move the figures by exactly what happened', async () => {

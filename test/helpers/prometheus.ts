@@ -30,9 +30,10 @@ function parseLabels(text: string, line: string): Record<string, string> {
 }
 
 function parseValue(v: string, line: string): number {
-  if (v === '+Inf') return Infinity;
-  if (v === '-Inf') return -Infinity;
-  if (v === 'NaN') return NaN;
+  // As Prometheus reads them (Go's ParseFloat): Inf and NaN in any case (prom-client writes "Nan").
+  if (/^\+?inf$/i.test(v)) return Infinity;
+  if (/^-inf$/i.test(v)) return -Infinity;
+  if (/^nan$/i.test(v)) return NaN;
   const n = Number(v);
   if (v === '' || Number.isNaN(n)) throw new Error(`bad value in: ${line}`);
   return n;
