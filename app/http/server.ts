@@ -3,6 +3,8 @@
 // 404 -> the one error mapper.
 import http from 'node:http';
 import crypto from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import express, { type RequestHandler } from 'express';
 import helmet from 'helmet';
 import './types.ts';
@@ -19,9 +21,8 @@ import { healthRoutes } from './routes/health.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { httpLogger } from './logging.ts';
 import { requestMetrics } from './instrument.ts';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
+// Static pages (the operations console; the demo) live in public/ at the repository root.
 const PUBLIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../public');
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
