@@ -10,7 +10,11 @@ export interface Figures {
   outboxBacklog: number | null;
   deadLetters: number | null;
   lastRuns: q.LastJobRun[];
+  /** The database did not answer the last read: these are older figures (or none). */
+  stale?: boolean;
 }
+
+const EMPTY: Figures = { at: new Date(0), oldestUnackedAgeS: null, outboxBacklog: null, deadLetters: null, lastRuns: [] };
 
 export class Stats {
   private last: Figures | null = null;
@@ -18,9 +22,15 @@ export class Stats {
 
   constructor(private readonly db: Queryable, private readonly cacheMs: number) {}
 
+  /**
+   * Never rejects: when the database cannot answer, the last figures (or empty ones) come back with
+   * `stale` set, so /metrics still serves this process's own metrics during an outage.
+   */
   get(): Promise<Figures> {
     if (this.last && Date.now() - this.last.at.getTime() < this.cacheMs) return Promise.resolve(this.last);
-    return (this.pending ??= this.read().finally(() => { this.pending = null; }));
+    return (this.pending ??= this.read()
+      .catch(() => ({ ...(this.last ?? EMPTY), stale: true }))
+      .finally(() => { this.pending = null; }));
   }
 
   private async read(): Promise<Figures> {

@@ -94,6 +94,7 @@ export function opsRoutes(d: Deps, routes: readonly RouteSpec[] = Object.values(
       outboxBacklog: f.outboxBacklog,
       deadLetters: f.deadLetters,
       figuresAt: f.at.toISOString(),
+      figuresStale: f.stale === true,
       listener: d.listenerReady(),
       pool: { total: d.db.totalCount, idle: d.db.idleCount, waiting: d.db.waitingCount },
     });
