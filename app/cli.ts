@@ -9,6 +9,7 @@ import { startEmbedded, type EmbeddedDb } from '../db/embedded.ts';
 import { createTenant, createApiKey, mintToken, findTenant, TENANT_ID_RE, type Role } from './services/credentials.ts';
 import { revokeApiKey, listTenants } from '../db/queries/tenants.ts';
 import { ID_RE } from './http/validate.ts';
+import { traceMessage } from './services/trace.ts';
 
 const USAGE = `usage: npm run mailslot -- <command>
   tenant create <name> [--max-ttl <seconds>]   make a tenant; prints its admin key and signing secret
@@ -16,7 +17,9 @@ const USAGE = `usage: npm run mailslot -- <command>
   key create <tenant> [--role admin|publish] [--label <text>]
   key revoke <tenant> <key-id>
   token create <tenant> <user> [--device <id>] [--ttl <seconds>] [--publish]
-                                                 prints a client token (for scripts and curl)`;
+                                                 prints a client token (for scripts and curl)
+  trace <message-id> --tenant <tenant>           where a message is: per recipient and device written,
+                                                 acknowledged, read; fan-out state; dead letters`;
 
 function flags(args: string[]): { pos: string[]; opt: Map<string, string> } {
   const pos: string[] = [];
@@ -91,6 +94,14 @@ async function main(): Promise<void> {
         scope: opt.has('publish') ? 'subscribe publish' : 'subscribe', ttlS: posInt(opt.get('ttl'), '--ttl', 3600),
       });
       out({ token: t.token, expiresAt: t.expiresAt.toISOString() });
+    } else if (noun === 'trace') {
+      const tenant = opt.get('tenant') ?? fail('--tenant required');
+      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(verb)) fail('the message id is a UUID');
+      const t = await traceMessage(db, tenant, verb.toLowerCase());
+      if (!t) {
+        process.stderr.write(`no message ${verb} in tenant "${tenant}" (never published, or expired)\n`);
+        process.exitCode = 1;
+      } else out(t);
     } else {
       fail(`unknown command: ${noun} ${verb}`);
     }

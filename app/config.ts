@@ -19,6 +19,18 @@ export interface Config {
   /** statement_timeout for request queries: bounds a hang when the database is sick. */
   statementTimeoutMs: number;
   logLevel: string;
+  /** One log line per request (pino-http). Off only to measure its cost. */
+  logHttp: boolean;
+  /** Prometheus metrics (counters and histograms on the hot path). Off only to measure their cost. */
+  metricsEnabled: boolean;
+  /** Who may GET /metrics: `loopback` (open to 127.0.0.1/::1, admin key otherwise), `key` (always an admin key), `open`. */
+  metricsAuth: 'loopback' | 'key' | 'open';
+  /** Database-derived figures (oldest unacked entry, outbox, dead letters) are re-read at most this often. */
+  statsCacheMs: number;
+  /** Record every write of entries to a connection (the delivery trace). */
+  deliveryLog: boolean;
+  deliveryLogFlushMs: number;
+  deliveryLogRetentionS: number;
 
   pollTimeoutDefaultS: number;
   pollTimeoutMaxS: number;
@@ -113,6 +125,13 @@ function cronExpr(env: Env, name: string, def: string): string {
   return raw;
 }
 
+function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], def: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return raw as T;
+}
+
 function str(env: Env, name: string, def: string): string {
   const raw = env[name];
   return raw === undefined || raw === '' ? def : raw;
@@ -131,6 +150,16 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     poolAcquireTimeoutMs: int(env, 'PG_ACQUIRE_TIMEOUT_MS', 3000, 100, 60000),
     statementTimeoutMs: int(env, 'PG_STATEMENT_TIMEOUT_MS', 10000, 100, 600000),
     logLevel: str(env, 'LOG_LEVEL', 'info'),
+    logHttp: bool(env, 'LOG_HTTP', true),
+    metricsEnabled: bool(env, 'METRICS_ENABLED', true),
+    metricsAuth: oneOf(env, 'METRICS_AUTH', ['loopback', 'key', 'open'] as const, 'loopback'),
+    // Scrapes come every 15-60 s; several consoles polling every 2 s still cost one read per 5 s.
+    statsCacheMs: int(env, 'STATS_CACHE_MS', 5000, 0, 600000),
+    deliveryLog: bool(env, 'DELIVERY_LOG', true),
+    // One INSERT per quarter second carries every write of that interval.
+    deliveryLogFlushMs: int(env, 'DELIVERY_LOG_FLUSH_MS', 250, 10, 60000),
+    // As long as a message lives by default (72 h): a trace of an expired message has nothing to show.
+    deliveryLogRetentionS: int(env, 'DELIVERY_LOG_RETENTION_S', 259200, 60, 10 * 365 * 86400),
 
     // 25 s stays under the 30-60 s idle timeouts of common proxies and load balancers.
     pollTimeoutDefaultS: int(env, 'POLL_TIMEOUT_DEFAULT_S', 25, 0, 3600),

@@ -4,6 +4,7 @@
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
+import pretty from 'pino-pretty';
 import type { Config } from './config.ts';
 import { createPool, type Pool } from '../db/pool.ts';
 import { migrate, schemaVersion, expectedVersion } from '../db/migrate.ts';
@@ -17,16 +18,21 @@ import { Publisher } from './services/publish.ts';
 import { heads } from './services/inbox.ts';
 import { createAuthenticator } from './http/auth.ts';
 import { createApp, createHttpServer } from './http/server.ts';
-import type { Deps, Log } from './http/deps.ts';
+import type { Deps } from './http/deps.ts';
 import type PgBoss from 'pg-boss';
 import { startBoss } from '../jobs/boss.ts';
 import { startJobs, type Jobs } from '../jobs/index.ts';
 import { DeliveredLog } from './services/delivered.ts';
 import { startFanoutWorkers } from '../jobs/fanout.ts';
+import type { RunListener } from '../jobs/runs.ts';
 import { inProcessFanout } from './services/fanout.ts';
 import { touchDevices } from './services/devices.ts';
 import { readEvents } from './delivery/readEvents.ts';
 import { startSeenRefresh } from './delivery/seen.ts';
+import { REDACT_PATHS } from './http/logging.ts';
+import { Metrics } from './ops/metrics.ts';
+import { Stats } from './ops/stats.ts';
+import { DeliveryLog } from './ops/deliveryLog.ts';
 
 export interface Service {
   url: string;
@@ -42,15 +48,14 @@ export interface Service {
   close(): Promise<void>;
 }
 
-export function createLogger(level: string): pino.Logger {
-  return pino({
-    level,
-    base: { pid: process.pid },
-    redact: { paths: ['req.headers.authorization', '*.authorization', '*.access_token', '*.token', '*.apiKey'], censor: '[redacted]' },
-  });
+/** JSON lines; readable lines when stdout is a terminal. `dest` captures output (tests). */
+export function createLogger(level: string, dest?: pino.DestinationStream): pino.Logger {
+  const opts: pino.LoggerOptions = { level, base: { pid: process.pid }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+  if (dest) return pino(opts, dest);
+  return process.stdout.isTTY ? pino(opts, pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid' })) : pino(opts);
 }
 
-export async function startService(config: Config, log: Log = createLogger(config.logLevel)): Promise<Service> {
+export async function startService(config: Config, log: pino.Logger = createLogger(config.logLevel)): Promise<Service> {
   let embedded: EmbeddedDb | null = null;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
@@ -74,9 +79,18 @@ export async function startService(config: Config, log: Log = createLogger(confi
   const reader = new InboxReader(db);
   const readHeads = (tenantId: string, users: readonly string[]) => heads(db, tenantId, users);
 
+  const stats = new Stats(db, config.statsCacheMs);
+  const deliveries = config.deliveryLog
+    ? new DeliveryLog(db, { flushMs: config.deliveryLogFlushMs, retentionS: config.deliveryLogRetentionS, onError: (err) => log.warn({ err: String(err) }, 'delivery record write failed') })
+    : null;
+  // Made below, once the publisher exists; its gauges read listener and publisher only when scraped.
+  let metrics: Metrics | null = null;
   const listener = new Listener(databaseUrl);
   listener.on('notification', (p) => wakeups.handle(p));
-  listener.on('down', (err) => log.warn({ err: err.message }, 'LISTEN connection lost; reconnecting'));
+  listener.on('down', (err) => {
+    metrics?.listenerDowns.inc();
+    log.warn({ err: err.message }, 'LISTEN connection lost; reconnecting');
+  });
   // Notifications sent while the connection was down are gone: re-check every waiter.
   listener.on('ready', () => {
     recheckAll(registry, readHeads).catch((err) => log.warn({ err: String(err) }, 're-check after reconnect failed'));
@@ -86,17 +100,24 @@ export async function startService(config: Config, log: Log = createLogger(confi
   const boss = config.jobsEnabled
     ? await startBoss(databaseUrl, (err) => log.warn({ err: err.message }, 'job queue error'))
     : null;
-  const jobs = boss ? await startJobs({ boss, db, config, log }) : null;
+  const onRun: RunListener = (...run) => metrics?.onJobRun(...run);
+  const jobs = boss ? await startJobs({ boss, db, config, log, onRun }) : null;
 
   // Without jobs in this process a queued fan-out runs here; its outbox row still guards a crash.
   const onFanoutError = (err: unknown, messageId: string) => log.warn({ err: String(err), messageId }, 'fan-out hand-off failed; the re-drive scan will retry');
   const fanout = boss
-    ? await startFanoutWorkers(boss, db, { batchSize: config.groupFanoutBatch, workers: 2 })
+    ? await startFanoutWorkers(boss, db, { batchSize: config.groupFanoutBatch, workers: 2, onRun })
     : inProcessFanout(db, config.groupFanoutBatch, (err, job) => onFanoutError(err, job.messageId));
   const publisher = new Publisher(db, {
     batchMax: config.publishBatchMax, concurrency: config.publishConcurrency, groupInlineMax: config.groupInlineMax, fanout, onFanoutError,
   });
   const auth = createAuthenticator(db, { cacheS: config.authCacheS, clockSkewS: config.jwtClockSkewS });
+  if (config.metricsEnabled) {
+    metrics = new Metrics({
+      pool: db, held: () => ({ polls: registry.polls, streams: registry.streamCount }), listenerReady: () => listener.ready,
+      publishBacklog: () => publisher.backlog, stats,
+    });
+  }
   const readiness = {
     async check() {
       let database = false;
@@ -110,7 +131,10 @@ export async function startService(config: Config, log: Log = createLogger(confi
       return { database, migrations, listener: listener.ready };
     },
   };
-  const deps: Deps = { config, db, registry, reader, publisher, delivered, auth, log, readiness };
+  const deps: Deps = {
+    config, db, registry, reader, publisher, delivered, auth, log, readiness,
+    ops: { metrics, deliveries, stats }, httpLog: config.logHttp ? log : null, listenerReady: () => listener.ready,
+  };
 
   const server = createHttpServer(createApp(deps));
   await new Promise<void>((resolve, reject) => {
@@ -136,6 +160,7 @@ export async function startService(config: Config, log: Log = createLogger(confi
     await delivered.settle();
     if (boss) await boss.stop({ graceful: true, timeout: 5000, wait: true }).catch(() => undefined);
     await listener.close();
+    await deliveries?.close();
     await db.end().catch(() => undefined);
     server.closeAllConnections();
     if (embedded) await embedded.stop();

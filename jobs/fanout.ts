@@ -4,12 +4,14 @@
 import type PgBoss from 'pg-boss';
 import type { Pool } from '../db/pool.ts';
 import { FANOUT_QUEUE, runFanout, type FanoutJob, type FanoutQueue } from '../app/services/fanout.ts';
-import { recorded } from './runs.ts';
+import { recorded, type RunListener } from './runs.ts';
 
 export interface FanoutWorkerOptions {
   batchSize: number;
   /** Fan-outs run at once in this process (each holds one connection while a batch commits). */
   workers: number;
+  /** Told of every run (metrics). */
+  onRun?: RunListener;
 }
 
 /** Jobs taken per fetch. */
@@ -29,7 +31,7 @@ export async function startFanoutWorkers(boss: PgBoss, db: Pool, o: FanoutWorker
       for (const job of jobs) {
         if (!isJob(job.data)) continue; // not ours to retry: malformed data never becomes valid
         try {
-          await recorded(db, 'fanout', () => runFanout(db, job.data, o.batchSize));
+          await recorded(db, 'fanout', () => runFanout(db, job.data, o.batchSize), o.onRun);
         } catch (err) {
           failed ??= err;
         }

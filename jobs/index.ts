@@ -9,6 +9,7 @@ import type { Pool } from '../db/pool.ts';
 import type { Config } from '../app/config.ts';
 import { recorded, type RunResult } from './runs.ts';
 import { startTrigger, type Trigger } from './schedules.ts';
+import type { RunListener } from './runs.ts';
 import { compensationScan } from './compensation.ts';
 import { ttlCleanup } from './ttlCleanup.ts';
 
@@ -24,6 +25,8 @@ export interface JobsContext {
   db: Pool;
   config: Config;
   log: Log;
+  /** Told of every run (metrics). */
+  onRun?: RunListener;
 }
 
 export interface Jobs {
@@ -67,7 +70,7 @@ export async function startJobs(ctx: JobsContext): Promise<Jobs> {
           const r = await d.run();
           // The slot identifies the tick cluster-wide: one run per slot is the promise.
           return { rows: r.rows, detail: { ...r.detail, slot: job.singletonOn?.toISOString() ?? null, tick: job.data?.tick ?? null } };
-        }).catch((err) => {
+        }, ctx.onRun).catch((err) => {
           log.warn({ job: d.queue, err: String((err as Error)?.message ?? err) }, 'job run failed');
           throw err; // pg-boss records the job as failed too
         });

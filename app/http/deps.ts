@@ -6,6 +6,8 @@ import type { InboxReader } from '../services/reader.ts';
 import type { Publisher } from '../services/publish.ts';
 import type { DeliveredLog } from '../services/delivered.ts';
 import type { Authenticator } from './auth.ts';
+import type pino from 'pino';
+import type { Ops } from '../ops/observe.ts';
 
 export interface Log {
   info(obj: object, msg?: string): void;
@@ -30,4 +32,9 @@ export interface Deps {
   auth: Authenticator;
   log: Log;
   readiness: Readiness;
+  /** Metrics, delivery record, cached figures (app/ops). */
+  ops: Ops;
+  /** Request logger; null when LOG_HTTP is off. */
+  httpLog: pino.Logger | null;
+  listenerReady: () => boolean;
 }

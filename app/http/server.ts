@@ -3,6 +3,8 @@
 // 404 -> the one error mapper.
 import http from 'node:http';
 import crypto from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import express, { type RequestHandler } from 'express';
 import helmet from 'helmet';
 import './types.ts';
@@ -20,6 +22,12 @@ import { adminRoutes } from './routes/admin.ts';
 import { groupRoutes } from './routes/groups.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { receiptRoutes } from './routes/receipts.ts';
+import { opsRoutes } from './routes/ops.ts';
+import { httpLogger } from './logging.ts';
+import { requestMetrics } from './instrument.ts';
+
+// Static pages (the operations console; the demo) live in public/ at the repository root.
+const PUBLIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../public');
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -60,6 +68,8 @@ export function createApp(d: Deps): express.Express {
   app.set('etag', false); // bodies are never cacheable here; hashing them would only cost CPU
   app.set('query parser', 'simple');
   app.use(requestId());
+  if (d.httpLog) app.use(httpLogger(d.httpLog));
+  if (d.ops.metrics) app.use(requestMetrics(d.ops.metrics));
   app.use(helmet({
     // The demo and console pages use only same-origin scripts and styles.
     contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], connectSrc: ["'self'"], imgSrc: ["'self'", 'data:'] } },
@@ -84,6 +94,8 @@ export function createApp(d: Deps): express.Express {
   app.use(groupRoutes(d));
   app.use(deviceRoutes(d));
   app.use(receiptRoutes(d));
+  app.use(opsRoutes(d));
+  app.use(express.static(PUBLIC_DIR, { index: false, maxAge: 0 }));
 
   app.use((req, res) => sendError(req, res, new ApiError('not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorMiddleware(d.log));

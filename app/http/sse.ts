@@ -48,14 +48,17 @@ export function openSse(req: Request, res: Response, o: SseOpen): void {
 }
 
 export class SseSink implements StreamSink {
-  constructor(private readonly res: Response) {}
+  /** `onWrite` learns of every page of entries handed to the socket (metrics, delivery record). */
+  constructor(private readonly res: Response, private readonly onWrite?: (entries: readonly Entry[]) => void) {}
 
   ready(since: number, head: number): boolean {
     return this.res.write(frame('ready', `{"since":${since},"head":${head}}`));
   }
 
   messages(entries: readonly Entry[]): boolean {
-    return this.res.write(messagesFrames(entries));
+    const ok = this.res.write(messagesFrames(entries));
+    this.onWrite?.(entries);
+    return ok;
   }
 
   reset(oldest: number): boolean {

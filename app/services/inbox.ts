@@ -15,6 +15,8 @@ export interface Start {
   head: number;
   read: number;
   floor: number;
+  /** Entries this start acknowledged (a poll's `since` moving the cursor). */
+  newlyAcked: number;
 }
 
 function expired(floor: number): ApiError {
@@ -30,7 +32,7 @@ export async function startPoll(db: Queryable, d: Device, since: number | null, 
   const from = since ?? st.acked;
   if (from > st.head) throw new ApiError('cursor_ahead', `since ${from} is beyond the inbox head ${st.head}`, { head: st.head });
   if (from < st.floor) throw expired(st.floor);
-  return { since: from, head: st.head, read: st.read, floor: st.floor };
+  return { since: from, head: st.head, read: st.read, floor: st.floor, newlyAcked: st.acked - st.prev };
 }
 
 /**
@@ -42,14 +44,15 @@ export async function startStream(db: Queryable, d: Device, since: number | null
   const st = await q.touchDevice(db, d.tenantId, d.userId, d.deviceId, null);
   const from = since ?? st.acked;
   if (from > st.head) throw new ApiError('cursor_ahead', `cursor ${from} is beyond the inbox head ${st.head}`, { head: st.head });
-  if (from < st.floor) return { since: st.floor, head: st.head, read: st.read, floor: st.floor, reset: true };
-  return { since: from, head: st.head, read: st.read, floor: st.floor, reset: false };
+  if (from < st.floor) return { since: st.floor, head: st.head, read: st.read, floor: st.floor, newlyAcked: 0, reset: true };
+  return { since: from, head: st.head, read: st.read, floor: st.floor, newlyAcked: 0, reset: false };
 }
 
-export async function ack(db: Queryable, d: Device, seq: number): Promise<number> {
+/** Returns the cursor and how many entries this call newly acknowledged. */
+export async function ack(db: Queryable, d: Device, seq: number): Promise<{ acked: number; newly: number }> {
   const st = await q.ackDevice(db, d.tenantId, d.userId, d.deviceId, seq);
   if (!st) throw new ApiError('invalid_request', `seq ${seq} is beyond the inbox head`);
-  return st.acked;
+  return { acked: st.acked, newly: st.acked - st.prev };
 }
 
 export async function history(db: Queryable, h: q.HistoryQuery): Promise<{ rows: q.HistoryRow[]; more: boolean }> {

@@ -51,6 +51,8 @@ export interface InboxState {
 
 export interface DeviceState extends InboxState {
   acked: number;
+  /** The cursor before this statement (the retention floor for a new device): acked - prev were newly acknowledged. */
+  prev: number;
 }
 
 /**
@@ -60,7 +62,7 @@ export interface DeviceState extends InboxState {
  * redelivery, which at-least-once allows, and a poll should not wait for a disk flush.
  */
 export async function touchDevice(db: Queryable, tenantId: string, userId: string, deviceId: string, ack: number | null): Promise<DeviceState> {
-  const { rows } = await db.query<{ head: number; rd: number; fl: number; acked: number }>({
+  const { rows } = await db.query<{ head: number; rd: number; fl: number; acked: number; prev: number | null }>({
     name: 'touch_device',
     text: `WITH lazy AS (SELECT set_config('synchronous_commit', 'off', true)),
            ib AS (SELECT head_seq, read_seq, floor_seq FROM inboxes WHERE tenant_id = $1 AND user_id = $2),
@@ -72,16 +74,18 @@ export async function touchDevice(db: Queryable, tenantId: string, userId: strin
              ON CONFLICT (tenant_id, user_id, device_id) DO UPDATE SET last_seen = now(),
                acked_seq = CASE WHEN $4::bigint <= (SELECT head FROM st) THEN GREATEST(d.acked_seq, $4::bigint) ELSE d.acked_seq END
              RETURNING acked_seq)
-           SELECT st.head, st.rd, st.fl, dev.acked_seq AS acked FROM st, dev, lazy`,
+           SELECT st.head, st.rd, st.fl, dev.acked_seq AS acked,
+                  (SELECT acked_seq FROM devices WHERE tenant_id = $1 AND user_id = $2 AND device_id = $3) AS prev
+           FROM st, dev, lazy`,
     values: [tenantId, userId, deviceId, ack],
   });
   const r = rows[0]!;
-  return { head: r.head, read: r.rd, floor: r.fl, acked: r.acked };
+  return { head: r.head, read: r.rd, floor: r.fl, acked: r.acked, prev: r.prev ?? r.fl };
 }
 
 /** Moves a device cursor forward, durably (an explicit POST /v1/ack). Null: seq beyond the head. */
 export async function ackDevice(db: Queryable, tenantId: string, userId: string, deviceId: string, seq: number): Promise<DeviceState | null> {
-  const { rows } = await db.query<{ head: number; rd: number; fl: number; acked: number | null }>({
+  const { rows } = await db.query<{ head: number; rd: number; fl: number; acked: number | null; prev: number | null }>({
     name: 'ack_device',
     text: `WITH st AS (
              SELECT COALESCE(max(head_seq), 0) AS head, COALESCE(max(read_seq), 0) AS rd, COALESCE(max(floor_seq), 0) AS fl
@@ -91,11 +95,12 @@ export async function ackDevice(db: Queryable, tenantId: string, userId: string,
              SELECT $1, $2, $3, GREATEST($4::bigint, st.fl), now() FROM st WHERE $4::bigint <= st.head
              ON CONFLICT (tenant_id, user_id, device_id) DO UPDATE SET last_seen = now(), acked_seq = GREATEST(d.acked_seq, EXCLUDED.acked_seq)
              RETURNING acked_seq)
-           SELECT st.head, st.rd, st.fl, (SELECT acked_seq FROM dev) AS acked FROM st`,
+           SELECT st.head, st.rd, st.fl, (SELECT acked_seq FROM dev) AS acked,
+                  (SELECT acked_seq FROM devices WHERE tenant_id = $1 AND user_id = $2 AND device_id = $3) AS prev FROM st`,
     values: [tenantId, userId, deviceId, seq],
   });
   const r = rows[0]!;
-  return r.acked === null ? null : { head: r.head, read: r.rd, floor: r.fl, acked: r.acked };
+  return r.acked === null ? null : { head: r.head, read: r.rd, floor: r.fl, acked: r.acked, prev: r.prev ?? r.fl };
 }
 
 /** Inbox heads of many users (safety tick); users without an inbox are absent. */

@@ -1,6 +1,7 @@
 // The app in-process on port 0 against the run's database, with a fresh tenant of its own.
 import crypto from 'node:crypto';
 import supertest from 'supertest';
+import type pino from 'pino';
 import { loadConfig, type Config } from '../../app/config.ts';
 import { startService, createLogger, type Service } from '../../app/service.ts';
 import { createTenant, createApiKey } from '../../app/services/credentials.ts';
@@ -34,9 +35,9 @@ export async function makeTenant(service: Service): Promise<Tenant> {
 }
 
 /** Environment-style settings, exactly as an operator would set them (shrunk for tests). */
-export async function startApp(env: Record<string, string> = {}, overrides: Partial<Config> = {}): Promise<TestApp> {
+export async function startApp(env: Record<string, string> = {}, overrides: Partial<Config> = {}, log?: pino.Logger): Promise<TestApp> {
   const config = loadConfig({ DATABASE_URL: testDb().url, PORT: '0', SAFETY_TICK_S: '1', ...env }, overrides);
-  const service = await startService(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
+  const service = await startService(config, log ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
   const tenant = await makeTenant(service);
   const http = supertest(service.url);
   const app: TestApp = {

@@ -5,6 +5,7 @@ import type { Deps } from '../deps.ts';
 import { apiKey } from '../auth.ts';
 import { intParam, stringParam } from '../validate.ts';
 import { listDeadLetters, retryDeadLetter, discardDeadLetter, stats, type DeadLetter } from '../../services/admin.ts';
+import { API } from '../api.ts';
 
 const STATES = /^(open|retried|discarded|acked|all)$/;
 
@@ -20,7 +21,7 @@ const letterId = (req: Request) => intParam({ id: req.params.id }, 'id', { min: 
 export function adminRoutes(d: Deps): Router {
   const r = Router();
 
-  r.get('/v1/admin/stats', async (req, res) => {
+  r.get(API.stats.path, async (req, res) => {
     const k = apiKey(req, 'admin');
     const s = await stats(d.db, k.tenantId);
     res.set('Cache-Control', 'no-store').json({
@@ -33,7 +34,7 @@ export function adminRoutes(d: Deps): Router {
   });
 
   // ?state=open (default) | retried | discarded | acked | all; ?limit=1..1000 (default 100).
-  r.get('/v1/admin/dead-letters', async (req, res) => {
+  r.get(API.deadLetters.path, async (req, res) => {
     const k = apiKey(req, 'admin');
     const state = stringParam(req.query, 'state', STATES, 'must be one of open, retried, discarded, acked, all') ?? 'open';
     const limit = intParam(req.query, 'limit', { min: 1, max: 1000 }) ?? 100;
@@ -41,12 +42,12 @@ export function adminRoutes(d: Deps): Router {
     res.set('Cache-Control', 'no-store').json({ deadLetters: rows.map(letterJson) });
   });
 
-  r.post('/v1/admin/dead-letters/:id/retry', async (req, res) => {
+  r.post(API.deadLetterRetry.path, async (req, res) => {
     const k = apiKey(req, 'admin');
     res.json({ deadLetter: letterJson(await retryDeadLetter(d.db, k.tenantId, letterId(req))) });
   });
 
-  r.post('/v1/admin/dead-letters/:id/discard', async (req, res) => {
+  r.post(API.deadLetterDiscard.path, async (req, res) => {
     const k = apiKey(req, 'admin');
     res.json({ deadLetter: letterJson(await discardDeadLetter(d.db, k.tenantId, letterId(req))) });
   });

@@ -6,11 +6,12 @@ import { principal, clientToken } from '../auth.ts';
 import { parseBody, ReadBody, stringParam, ID_RE } from '../validate.ts';
 import { ApiError } from '../../errors.ts';
 import { listDevices, markRead } from '../../services/devices.ts';
+import { API } from '../api.ts';
 
 export function deviceRoutes(d: Deps): Router {
   const r = Router();
 
-  r.get('/v1/devices', async (req, res) => {
+  r.get(API.devices.path, async (req, res) => {
     const p = principal(req);
     let userId: string;
     if (p.kind === 'token') {
@@ -30,7 +31,7 @@ export function deviceRoutes(d: Deps): Router {
     });
   });
 
-  r.post('/v1/read', async (req, res) => {
+  r.post(API.read.path, async (req, res) => {
     const p = clientToken(req);
     const { seq } = parseBody(ReadBody, req.body);
     res.json({ read: await markRead(d.db, { tenantId: p.tenantId, userId: p.userId, deviceId: p.deviceId }, seq) });

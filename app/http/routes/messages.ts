@@ -8,9 +8,21 @@ import { ApiError } from '../../errors.ts';
 import type { PublishResult } from '../../services/publish.ts';
 import { history } from '../../services/inbox.ts';
 import { withSeq } from '../../../db/queries/messageJson.ts';
+import { API } from '../api.ts';
+import { sinceArrival } from '../instrument.ts';
 
 export function messageRoutes(d: Deps): Router {
   const r = Router();
+
+  /** Publish latency (arrival to COMMIT) and the published count, for stored messages. */
+  function observed(req: Request, out: PublishResult): PublishResult {
+    const m = d.ops.metrics;
+    if (m && out.status !== 200) {
+      m.publishLatency.observe(sinceArrival(req.res!.locals));
+      m.published.inc();
+    }
+    return out;
+  }
 
   async function publishOne(req: Request, raw: unknown, idempotencyKey: string | undefined, field = ''): Promise<PublishResult> {
     const p = principal(req);
@@ -31,10 +43,10 @@ export function messageRoutes(d: Deps): Router {
     const tenant = await d.auth.tenant(p.tenantId);
     if (!tenant) throw new ApiError('unauthorized', 'the tenant no longer exists');
     const ttlS = Math.min(body.ttlSeconds ?? d.config.messageTtlDefaultS, tenant.maxTtlS);
-    return d.publisher.publish({
+    return observed(req, await d.publisher.publish({
       tenantId: p.tenantId, sender, senderIsUser, to: body.to ?? [], group: body.group ?? null, memberOnly: p.kind === 'token',
       type: body.type ?? 'message', payloadJson: payloadJson(body.payload, d.config.payloadMaxBytes), dedupId, ttlS,
-    });
+    }));
   }
 
   function idempotencyKey(req: Request): string | undefined {
@@ -44,13 +56,13 @@ export function messageRoutes(d: Deps): Router {
     return k;
   }
 
-  r.post('/v1/messages', async (req, res) => {
+  r.post(API.publish.path, async (req, res) => {
     const out = await publishOne(req, req.body, idempotencyKey(req));
     res.status(out.status).json(out.body);
   });
 
   // Each message is committed on its own (they still share group commits); one bad message fails alone.
-  r.post('/v1/messages/batch', async (req, res) => {
+  r.post(API.batch.path, async (req, res) => {
     principal(req);
     const { messages } = parseBody(BatchBody, req.body);
     const results = await Promise.all(messages.map(async (m, i) => {
@@ -68,7 +80,7 @@ export function messageRoutes(d: Deps): Router {
     res.status(200).json({ results });
   });
 
-  r.get('/v1/messages', async (req, res) => {
+  r.get(API.history.path, async (req, res) => {
     const p = principal(req);
     let userId: string;
     if (p.kind === 'token') {

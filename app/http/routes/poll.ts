@@ -6,11 +6,14 @@ import type { Deps } from '../deps.ts';
 import { clientToken } from '../auth.ts';
 import { intParam, boolParam, LIMITS } from '../validate.ts';
 import { startPoll } from '../../services/inbox.ts';
-import { PollSession, type PollOutcome } from '../../delivery/polls.ts';
+import { PollSession, type PollOutcome, type PollEnd } from '../../delivery/polls.ts';
+import { API } from '../api.ts';
+import { held } from '../logging.ts';
+import { delivered } from '../../ops/observe.ts';
 
 export function pollRoutes(d: Deps): Router {
   const r = Router();
-  r.get('/v1/poll', async (req, res) => {
+  r.get(API.poll.path, async (req, res) => {
     const p = clientToken(req);
     const q = req.query;
     const since = intParam(q, 'since', { min: 0, max: Number.MAX_SAFE_INTEGER });
@@ -19,6 +22,13 @@ export function pollRoutes(d: Deps): Router {
     const ack = boolParam(q, 'ack') ?? true;
     const device = { tenantId: p.tenantId, userId: p.userId, deviceId: p.deviceId };
     const start = await startPoll(d.db, device, since ?? null, ack);
+    if (start.newlyAcked > 0) d.ops.metrics?.acknowledged.inc({ via: 'poll' }, start.newlyAcked);
+    const h = held(res, 'poll');
+    const ended = (end: PollEnd | 'closed') => {
+      if (h.end) return;
+      h.end = end;
+      d.ops.metrics?.pollEnds.inc({ end });
+    };
 
     const answer = (o: PollOutcome) => {
       if (res.writableEnded || res.destroyed) return;
@@ -29,10 +39,16 @@ export function pollRoutes(d: Deps): Router {
       res.status(200);
       res.setHeader('Content-Type', 'application/json; charset=utf-8');
       res.setHeader('Cache-Control', 'no-store');
+      h.delivered = o.entries.length;
+      ended(o.end);
       res.end(body + '}');
+      delivered(d.ops, device, 'poll', o.entries);
     };
     const session = new PollSession(d.registry, d.reader, p.tenantId, p.userId, p.deviceId, start.since, limit, Date.now() + timeoutS * 1000, answer);
-    res.on('close', () => session.abandon());
+    res.on('close', () => {
+      session.abandon();
+      ended('closed');
+    });
     await session.start();
     if (timeoutS === 0) session.timeout();
   });

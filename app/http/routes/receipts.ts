@@ -6,10 +6,11 @@ import { intParam, stringParam, ID_RE, UUID_RE, LIMITS } from '../validate.ts';
 import { ApiError } from '../../errors.ts';
 import { messageReceipts } from '../../services/devices.ts';
 import { fanoutState } from '../../services/fanout.ts';
+import { API } from '../api.ts';
 
 export function receiptRoutes(d: Deps): Router {
   const r = Router();
-  r.get('/v1/messages/:id', async (req, res) => {
+  r.get(API.receipts.path, async (req, res) => {
     const p = principal(req);
     const id = req.params.id;
     // A malformed id names no message: the same 404 as any other unknown one.

@@ -6,13 +6,16 @@ import { clientToken } from '../auth.ts';
 import { intParam, boolParam, lastEventId } from '../validate.ts';
 import { openSse, SseSink } from '../sse.ts';
 import { startStream } from '../../services/inbox.ts';
-import { StreamSession } from '../../delivery/streams.ts';
+import { StreamSession, type StreamEnd } from '../../delivery/streams.ts';
+import { API } from '../api.ts';
+import { held } from '../logging.ts';
+import { delivered } from '../../ops/observe.ts';
 
 const PAGE = 1000;
 
 export function streamRoutes(d: Deps): Router {
   const r = Router();
-  r.get('/v1/stream', async (req, res) => {
+  r.get(API.stream.path, async (req, res) => {
     const p = clientToken(req);
     const header = req.headers['last-event-id'];
     const cursor = lastEventId(Array.isArray(header) ? header[0] : header) ?? intParam(req.query, 'since', { min: 0, max: Number.MAX_SAFE_INTEGER });
@@ -21,7 +24,15 @@ export function streamRoutes(d: Deps): Router {
     const start = await startStream(d.db, device, cursor ?? null);
 
     openSse(req, res, { retryMs: d.config.streamRetryMs, padding });
-    const sink = new SseSink(res);
+    const h = held(res, 'stream');
+    const sink = new SseSink(res, (entries) => {
+      h.delivered += entries.length;
+      delivered(d.ops, device, 'stream', entries);
+    });
+    const onEnd = (end: StreamEnd) => {
+      h.end ??= end;
+      d.ops.metrics?.streamEnds.inc({ end });
+    };
     sink.ready(start.since, start.head);
     if (start.reset) sink.reset(start.floor + 1);
     // Jitter the lifetime so streams opened together do not all reconnect together.
@@ -29,7 +40,7 @@ export function streamRoutes(d: Deps): Router {
     const session = new StreamSession(d.registry, d.reader, sink, p.tenantId, p.userId, p.deviceId, start.since, {
       pageSize: PAGE, heartbeatMs: d.config.streamHeartbeatS * 1000, closeAt: Date.now() + lifetimeMs,
       onSent: (seq) => d.delivered.note(p.tenantId, p.userId, p.deviceId, seq),
-    });
+    }, onEnd);
     res.on('close', () => session.abandon());
     session.start();
   });

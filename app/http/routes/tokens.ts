@@ -5,10 +5,11 @@ import { apiKey } from '../auth.ts';
 import { parseBody, TokenBody } from '../validate.ts';
 import { mintToken } from '../../services/credentials.ts';
 import { ApiError } from '../../errors.ts';
+import { API } from '../api.ts';
 
 export function tokenRoutes(d: Deps): Router {
   const r = Router();
-  r.post('/v1/tokens', async (req, res) => {
+  r.post(API.tokens.path, async (req, res) => {
     const key = apiKey(req, 'publish');
     const body = parseBody(TokenBody, req.body);
     const tenant = await d.auth.tenant(key.tenantId);

@@ -1,0 +1,178 @@
+// Operations figures and the delivery record: cheap aggregate queries for /metrics and the console
+// (cached by the caller between scrapes), batched delivery-record writes, and the trace of one message.
+// Tables owned by other features (outbox, dead_letters) may be absent: callers check `tableExists`.
+import type { Queryable } from '../pool.ts';
+
+export async function tableExists(db: Queryable, name: string): Promise<boolean> {
+  const { rows } = await db.query<{ ok: boolean }>({ name: 'table_exists', text: 'SELECT to_regclass($1) IS NOT NULL AS ok', values: [name] });
+  return rows[0]?.ok ?? false;
+}
+
+/**
+ * Age in seconds of the oldest entry some device has not acknowledged (null: none). One index
+ * lookup per device that is behind: the entry just after its cursor (or after the retention floor).
+ */
+export async function oldestUnackedAgeS(db: Queryable): Promise<number | null> {
+  const { rows } = await db.query<{ age: number | null }>({
+    name: 'oldest_unacked_age',
+    text: `SELECT EXTRACT(EPOCH FROM now() - min(m.created_at))::float8 AS age
+           FROM devices d
+           JOIN inboxes i ON i.tenant_id = d.tenant_id AND i.user_id = d.user_id AND i.head_seq > d.acked_seq
+           JOIN inbox_entries e ON e.tenant_id = d.tenant_id AND e.user_id = d.user_id
+                               AND e.seq = GREATEST(d.acked_seq, i.floor_seq) + 1
+           JOIN messages m ON m.tenant_id = e.tenant_id AND m.id = e.message_id`,
+  });
+  return rows[0]?.age ?? null;
+}
+
+export async function countRows(db: Queryable, table: 'outbox' | 'dead_letters'): Promise<number> {
+  // The name is one of two literals (never input), so it may be spliced into the text.
+  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+  return rows[0]?.n ?? 0;
+}
+
+export interface LastJobRun {
+  job: string;
+  startedAt: Date;
+  durationMs: number;
+  failed: boolean;
+}
+
+export async function lastJobRuns(db: Queryable): Promise<LastJobRun[]> {
+  const { rows } = await db.query<{ job: string; started_at: Date; duration_ms: number; failed: boolean }>({
+    name: 'last_job_runs',
+    text: `SELECT DISTINCT ON (job) job, started_at, duration_ms, error IS NOT NULL AS failed
+           FROM job_runs ORDER BY job, started_at DESC`,
+  });
+  return rows.map((r) => ({ job: r.job, startedAt: r.started_at, durationMs: r.duration_ms, failed: r.failed }));
+}
+
+export interface DeliveryRow {
+  tenantId: string;
+  userId: string;
+  deviceId: string;
+  firstSeq: number;
+  lastSeq: number;
+  transport: 'poll' | 'stream';
+  writtenAt: Date;
+}
+
+/** Stores a batch of delivery records in one statement, committed asynchronously (hints, not data). */
+export async function insertDeliveries(db: Queryable, rows: readonly DeliveryRow[]): Promise<void> {
+  await db.query({
+    name: 'insert_deliveries',
+    text: `WITH lazy AS (SELECT set_config('synchronous_commit', 'off', true))
+           INSERT INTO deliveries (tenant_id, user_id, device_id, first_seq, last_seq, transport, written_at)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::timestamptz[])
+           WHERE (SELECT true FROM lazy)`,
+    values: [
+      rows.map((r) => r.tenantId), rows.map((r) => r.userId), rows.map((r) => r.deviceId), rows.map((r) => r.firstSeq),
+      rows.map((r) => r.lastSeq), rows.map((r) => r.transport), rows.map((r) => r.writtenAt),
+    ],
+  });
+}
+
+/** Deletes up to `limit` delivery records older than the retention; returns how many went. */
+export async function pruneDeliveries(db: Queryable, olderThanS: number, limit: number): Promise<number> {
+  const res = await db.query({
+    name: 'prune_deliveries',
+    text: `DELETE FROM deliveries WHERE ctid = ANY (ARRAY(
+             SELECT ctid FROM deliveries WHERE written_at < now() - make_interval(secs => $1) LIMIT $2))`,
+    values: [olderThanS, limit],
+  });
+  return res.rowCount ?? 0;
+}
+
+export interface TraceMessage {
+  id: string;
+  sender: string;
+  groupId: string | null;
+  type: string;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+export async function traceMessage(db: Queryable, tenantId: string, id: string): Promise<TraceMessage | null> {
+  const { rows } = await db.query<{ id: string; sender: string; group_id: string | null; type: string; created_at: Date; expires_at: Date }>({
+    name: 'trace_message',
+    text: 'SELECT id, sender, group_id, type, created_at, expires_at FROM messages WHERE tenant_id = $1 AND id = $2',
+    values: [tenantId, id],
+  });
+  const r = rows[0];
+  return r ? { id: r.id, sender: r.sender, groupId: r.group_id, type: r.type, createdAt: r.created_at, expiresAt: r.expires_at } : null;
+}
+
+export interface TraceDevice {
+  userId: string;
+  seq: number;
+  readSeq: number;
+  deviceId: string | null;
+  ackedSeq: number | null;
+  lastSeen: Date | null;
+  /** Every write of this seq to this device: [writtenAt ISO, transport], oldest first. */
+  writes: [string, string][] | null;
+}
+
+/**
+ * Per recipient of one message: its seq and the inbox read cursor; per device of that recipient:
+ * its ack cursor and the writes whose seq range holds the message's seq. Recipients are capped
+ * (a group message may reach thousands); `recipients` counts them all.
+ */
+export async function traceRecipients(db: Queryable, tenantId: string, id: string, limit: number): Promise<{ rows: TraceDevice[]; recipients: number }> {
+  const { rows } = await db.query<{ user_id: string; seq: number; read_seq: number; device_id: string | null; acked_seq: number | null; last_seen: Date | null; writes: [string, string][] | null; total: number }>({
+    name: 'trace_recipients',
+    text: `WITH e AS (
+             SELECT user_id, seq, count(*) OVER () AS total FROM inbox_entries
+             WHERE tenant_id = $1 AND message_id = $2 ORDER BY user_id LIMIT $3)
+           SELECT e.user_id, e.seq, COALESCE(i.read_seq, 0) AS read_seq, e.total::int AS total,
+                  d.device_id, d.acked_seq, d.last_seen,
+                  (SELECT json_agg(json_build_array(
+                            to_char(w.written_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), w.transport)
+                          ORDER BY w.written_at)
+                     FROM deliveries w
+                    WHERE w.tenant_id = $1 AND w.user_id = e.user_id AND w.device_id = d.device_id
+                      AND w.last_seq >= e.seq AND w.first_seq <= e.seq) AS writes
+           FROM e
+           LEFT JOIN inboxes i ON i.tenant_id = $1 AND i.user_id = e.user_id
+           LEFT JOIN devices d ON d.tenant_id = $1 AND d.user_id = e.user_id
+           ORDER BY e.user_id, d.device_id`,
+    values: [tenantId, id, limit],
+  });
+  return {
+    recipients: rows[0]?.total ?? 0,
+    rows: rows.map((r) => ({ userId: r.user_id, seq: r.seq, readSeq: r.read_seq, deviceId: r.device_id, ackedSeq: r.acked_seq, lastSeen: r.last_seen, writes: r.writes })),
+  };
+}
+
+/**
+ * Rows of an optional table (outbox, dead_letters) of one tenant as JSON objects, optionally only
+ * those whose JSON mentions `mention` (a message id). Their columns belong to other features and
+ * may change: matching on the row's JSON works for any layout keyed by tenant_id.
+ */
+export async function tenantRows(db: Queryable, table: 'outbox' | 'dead_letters', tenantId: string, mention: string | null, limit = 1000): Promise<Record<string, unknown>[]> {
+  const { rows } = await db.query<{ r: Record<string, unknown> }>({
+    text: `SELECT to_jsonb(t) AS r FROM ${table} t
+           WHERE to_jsonb(t)->>'tenant_id' = $1 AND ($2::text IS NULL OR strpos(to_jsonb(t)::text, $2) > 0) LIMIT $3`,
+    values: [tenantId, mention, limit],
+  });
+  return rows.map((r) => r.r);
+}
+
+export interface DeviceRow {
+  deviceId: string;
+  ackedSeq: number;
+  lastSeen: Date;
+  head: number;
+  readSeq: number;
+}
+
+export async function userDevices(db: Queryable, tenantId: string, userId: string): Promise<DeviceRow[]> {
+  const { rows } = await db.query<{ device_id: string; acked_seq: number; last_seen: Date; head: number; read_seq: number }>({
+    name: 'user_devices',
+    text: `SELECT d.device_id, d.acked_seq, d.last_seen, COALESCE(i.head_seq, 0) AS head, COALESCE(i.read_seq, 0) AS read_seq
+           FROM devices d LEFT JOIN inboxes i ON i.tenant_id = d.tenant_id AND i.user_id = d.user_id
+           WHERE d.tenant_id = $1 AND d.user_id = $2 ORDER BY d.last_seen DESC LIMIT 100`,
+    values: [tenantId, userId],
+  });
+  return rows.map((r) => ({ deviceId: r.device_id, ackedSeq: r.acked_seq, lastSeen: r.last_seen, head: r.head, readSeq: r.read_seq }));
+}
