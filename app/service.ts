@@ -17,6 +17,8 @@ import { Publisher } from './services/publish.ts';
 import { heads } from './services/inbox.ts';
 import { createAuthenticator } from './http/auth.ts';
 import { createApp, createHttpServer } from './http/server.ts';
+import { RateLimits } from './http/limits.ts';
+import { ConnectionSlots } from './delivery/slots.ts';
 import type { Deps, Log } from './http/deps.ts';
 import type PgBoss from 'pg-boss';
 import { startBoss } from '../jobs/boss.ts';
@@ -90,9 +92,11 @@ export async function startService(config: Config, log: Log = createLogger(confi
       return { database, migrations, listener: listener.ready };
     },
   };
-  const deps: Deps = { config, db, registry, reader, publisher, auth, log, readiness };
+  const rates = new RateLimits(config.rates);
+  const slots = new ConnectionSlots({ streamsPerDevice: config.streamsPerDevice, streamsPerUser: config.streamsPerUser, total: config.connectionsMax });
+  const deps: Deps = { config, db, registry, reader, publisher, auth, log, readiness, rates, slots };
 
-  const server = createHttpServer(createApp(deps));
+  const server = createHttpServer(createApp(deps), config.http);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());

@@ -5,6 +5,8 @@ import type { WaiterRegistry } from '../delivery/waiters.ts';
 import type { InboxReader } from '../services/reader.ts';
 import type { Publisher } from '../services/publish.ts';
 import type { Authenticator } from './auth.ts';
+import type { RateLimits } from './limits.ts';
+import type { ConnectionSlots } from '../delivery/slots.ts';
 
 export interface Log {
   info(obj: object, msg?: string): void;
@@ -27,4 +29,6 @@ export interface Deps {
   auth: Authenticator;
   log: Log;
   readiness: Readiness;
+  rates: RateLimits;
+  slots: ConnectionSlots;
 }

@@ -3,6 +3,7 @@
 import { Router } from 'express';
 import type { Deps } from '../deps.ts';
 import { clientToken } from '../auth.ts';
+import { holdSlot } from '../limits.ts';
 import { intParam, boolParam, lastEventId } from '../validate.ts';
 import { openSse, SseSink } from '../sse.ts';
 import { startStream } from '../../services/inbox.ts';
@@ -14,6 +15,8 @@ export function streamRoutes(d: Deps): Router {
   const r = Router();
   r.get('/v1/stream', async (req, res) => {
     const p = clientToken(req);
+    await d.rates.connect(p);
+    holdSlot(d.slots, res, 'stream', p);
     const header = req.headers['last-event-id'];
     const cursor = lastEventId(Array.isArray(header) ? header[0] : header) ?? intParam(req.query, 'since', { min: 0, max: Number.MAX_SAFE_INTEGER });
     const padding = boolParam(req.query, 'padding') ?? false;
