@@ -1,6 +1,8 @@
 // One open SSE stream: a waiter that never times out. It holds a cursor, not a queue: on every
-// wake it pages through the inbox from its cursor, and while the socket's buffer is full it stops
-// reading until 'drain' — a slow client costs at most one page of memory.
+// wake it pages through the inbox from its cursor, writing in chunks of about CHUNK_BYTES; when the
+// socket's buffer is full it stops (the rest of the page is read again later) until 'drain' — a
+// slow client costs about one chunk of memory. A client that takes nothing for `slowCloseMs` is
+// cut off; it resumes from its cursor and loses nothing.
 //
 // Start (Mercure's order): register, then replay from the cursor to the head, then whatever
 // arrived meanwhile — a wake during a pump sets `again`, so nothing is missed or sent twice.
@@ -9,13 +11,16 @@ import type { StreamWaiter, WaiterRegistry } from './waiters.ts';
 
 export type StreamEnd = 'lifetime' | 'closed' | 'shutdown' | 'error' | 'slow';
 
+/** Frames written per socket write; a slow reader holds about this much beyond the socket buffer. */
+export const CHUNK_BYTES = 64 * 1024;
+
 /** The bytes side of a stream (http/sse.ts); every write method returns false when buffered. */
 export interface StreamSink {
   messages(entries: readonly Entry[]): boolean;
   reset(oldest: number): boolean;
   heartbeat(): boolean;
-  /** Resolves when the socket can take more; false when it closed instead. */
-  drained(): Promise<boolean>;
+  /** Resolves when the socket can take more, or when it closed, or when `withinMs` passed first. */
+  drained(withinMs: number): Promise<'drained' | 'closed' | 'timeout'>;
   end(reason: StreamEnd): void;
 }
 
@@ -24,6 +29,8 @@ export interface StreamOptions {
   heartbeatMs: number;
   /** Absolute time at which the stream is closed so proxies recycle it (jittered by the caller). */
   closeAt: number;
+  /** A client that takes none of its data for this long is closed as a slow reader. */
+  slowCloseMs: number;
 }
 
 export class StreamSession implements StreamWaiter {
@@ -97,6 +104,22 @@ export class StreamSession implements StreamWaiter {
     });
   }
 
+  /** Writes entries chunk by chunk, advancing the cursor; false as soon as the socket is full. */
+  private write(entries: readonly Entry[]): boolean {
+    let i = 0;
+    while (i < entries.length && this.open) {
+      let j = i;
+      let bytes = 0;
+      while (j < entries.length && (j === i || bytes + entries[j]!.json.length <= CHUNK_BYTES)) bytes += entries[j++]!.json.length;
+      const ok = this.sink.messages(entries.slice(i, j));
+      this.cursor = entries[j - 1]!.seq;
+      this.lastWrite = Date.now();
+      i = j;
+      if (!ok) return false;
+    }
+    return true;
+  }
+
   private async drain(): Promise<void> {
     do {
       this.again = false;
@@ -106,10 +129,12 @@ export class StreamSession implements StreamWaiter {
         const first = entries[0]!.seq;
         // Seqs are gap-free when written; a gap means the entries in it expired meanwhile.
         if (first > this.cursor + 1) this.sink.reset(first);
-        const ok = this.sink.messages(entries);
-        this.cursor = entries[entries.length - 1]!.seq;
-        this.lastWrite = Date.now();
-        if (!ok && !(await this.sink.drained())) return this.close('closed');
+        if (!this.write(entries)) {
+          const r = await this.sink.drained(this.opts.slowCloseMs);
+          if (r === 'closed') return this.close('closed');
+          if (r === 'timeout') return this.close('slow');
+          continue; // from the cursor: what was left of the page is read again (bodies are cached)
+        }
         if (entries.length < this.opts.pageSize) break;
       }
     } while (this.again && this.open);

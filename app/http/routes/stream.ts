@@ -24,13 +24,13 @@ export function streamRoutes(d: Deps): Router {
     const start = await startStream(d.db, device, cursor ?? null);
 
     openSse(req, res, { retryMs: d.config.streamRetryMs, padding });
-    const sink = new SseSink(res);
+    const sink = new SseSink(res, d.config.streamMaxBufferedBytes);
     sink.ready(start.since, start.head);
     if (start.reset) sink.reset(start.floor + 1);
     // Jitter the lifetime so streams opened together do not all reconnect together.
     const lifetimeMs = d.config.streamMaxLifetimeS * 1000 * (0.9 + 0.1 * Math.random());
     const session = new StreamSession(d.registry, d.reader, sink, p.tenantId, p.userId, p.deviceId, start.since, {
-      pageSize: PAGE, heartbeatMs: d.config.streamHeartbeatS * 1000, closeAt: Date.now() + lifetimeMs,
+      pageSize: PAGE, heartbeatMs: d.config.streamHeartbeatS * 1000, closeAt: Date.now() + lifetimeMs, slowCloseMs: d.config.streamSlowCloseMs,
     });
     res.on('close', () => session.abandon());
     session.start();
