@@ -13,6 +13,8 @@ export type StreamEnd = 'lifetime' | 'closed' | 'shutdown' | 'error' | 'slow';
 
 /** Frames written per socket write; a slow reader holds about this much beyond the socket buffer. */
 export const CHUNK_BYTES = 64 * 1024;
+/** Entries read per page once the client has fallen behind: a full page would mostly be read again. */
+const BEHIND_PAGE = 32;
 
 /** The bytes side of a stream (http/sse.ts); every write method returns false when buffered. */
 export interface StreamSink {
@@ -39,6 +41,7 @@ export class StreamSession implements StreamWaiter {
   private pumping = false;
   private again = false;
   private lastWrite = Date.now();
+  private behind = false;
   cursor: number;
 
   constructor(
@@ -124,18 +127,20 @@ export class StreamSession implements StreamWaiter {
     do {
       this.again = false;
       for (;;) {
-        const entries = await this.reader.read(this.tenantId, this.userId, this.cursor, this.opts.pageSize);
+        const limit = this.behind ? Math.min(BEHIND_PAGE, this.opts.pageSize) : this.opts.pageSize;
+        const entries = await this.reader.read(this.tenantId, this.userId, this.cursor, limit);
         if (!this.open || entries.length === 0) break;
         const first = entries[0]!.seq;
         // Seqs are gap-free when written; a gap means the entries in it expired meanwhile.
         if (first > this.cursor + 1) this.sink.reset(first);
-        if (!this.write(entries)) {
+        this.behind = !this.write(entries);
+        if (this.behind) {
           const r = await this.sink.drained(this.opts.slowCloseMs);
           if (r === 'closed') return this.close('closed');
           if (r === 'timeout') return this.close('slow');
           continue; // from the cursor: what was left of the page is read again (bodies are cached)
         }
-        if (entries.length < this.opts.pageSize) break;
+        if (entries.length < limit) break;
       }
     } while (this.again && this.open);
   }

@@ -31,6 +31,8 @@ export function streamRoutes(d: Deps): Router {
     const lifetimeMs = d.config.streamMaxLifetimeS * 1000 * (0.9 + 0.1 * Math.random());
     const session = new StreamSession(d.registry, d.reader, sink, p.tenantId, p.userId, p.deviceId, start.since, {
       pageSize: PAGE, heartbeatMs: d.config.streamHeartbeatS * 1000, closeAt: Date.now() + lifetimeMs, slowCloseMs: d.config.streamSlowCloseMs,
+    }, (reason) => {
+      if (reason === 'slow') d.log.info({ tenant: p.tenantId, user: p.userId, device: p.deviceId, reqId: req.id }, 'slow reader: stream closed');
     });
     res.on('close', () => session.abandon());
     session.start();
