@@ -1,0 +1,141 @@
+// Isolation sweep: for every endpoint, the credentials of tenant A (admin key, publish key, client
+// token) never see or change tenant B's data — even where both tenants have a user and a device of
+// the same name. Table-driven: a new endpoint adds a row to SWEEP; the last test fails for any
+// route of the app that has no row.
+import assert from 'node:assert/strict';
+import { startApp, type TestApp, type Tenant } from '../helpers/app.ts';
+import { sql } from '../helpers/db.ts';
+import { openSse } from '../helpers/sse.ts';
+import { createApp } from '../../app/http/server.ts';
+
+const USER = 'shared-user';
+const DEVICE = 'shared-device';
+const B_MARK = 'secret-of-tenant-b';
+const A_MARK = 'visible-to-tenant-a';
+
+interface Creds { admin: string; publish: string; token: string; publishToken: string }
+interface Attempt { status: number; text: string }
+interface Ctx { app: TestApp; a: Creds; bMessageId: string; bHead: number }
+
+/** Each row: the route, and the requests tenant A's credentials make at it, aimed at B's data. */
+const SWEEP: Record<string, (c: Ctx) => Promise<Attempt[]>> = {
+  'GET /healthz': async ({ app }) => [await get(app, '/healthz')],
+  'GET /readyz': async ({ app }) => [await get(app, '/readyz')],
+  'POST /v1/tokens': async ({ app, a }) => {
+    const r = await post(app, '/v1/tokens', a.admin, { user: USER, device: DEVICE });
+    const token = JSON.parse(r.text).token as string;
+    assert.equal(JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).tid, app.tenant.id, 'minted in A');
+    return [r, await get(app, '/v1/poll?since=0&timeout=0', token)];
+  },
+  'POST /v1/messages': async ({ app, a }) => [
+    await post(app, '/v1/messages', a.admin, { to: [USER], payload: { n: 1 } }),
+    await post(app, '/v1/messages', a.publish, { to: [USER], from: USER, payload: { n: 2 } }),
+    await post(app, '/v1/messages', a.publishToken, { to: [USER], payload: { n: 3 } }),
+  ],
+  'POST /v1/messages/batch': async ({ app, a }) => [
+    await post(app, '/v1/messages/batch', a.admin, { messages: [{ to: [USER], payload: {} }, { to: [USER], from: USER, payload: {} }] }),
+    await post(app, '/v1/messages/batch', a.publishToken, { messages: [{ to: [USER], payload: {} }] }),
+  ],
+  'GET /v1/messages': async ({ app, a }) => {
+    const mine = await get(app, '/v1/messages?limit=1000', a.token);
+    assert.ok(mine.text.includes(A_MARK), 'the control: A sees its own message');
+    return [
+      mine,
+      await get(app, `/v1/messages?user=${USER}&limit=1000`, a.admin),
+      await get(app, `/v1/messages?match=${encodeURIComponent(JSON.stringify({ mark: B_MARK }))}`, a.token),
+    ];
+  },
+  'GET /v1/poll': async ({ app, a, bHead }) => {
+    const r = await get(app, '/v1/poll?since=0&timeout=0&limit=1000', a.token);
+    assert.ok(r.text.includes(A_MARK), 'the control: A polls its own message');
+    // A cursor that exists only in B's inbox is beyond A's head.
+    return [r, await get(app, `/v1/poll?since=${bHead}&timeout=0`, a.token)];
+  },
+  'GET /v1/stream': async ({ app, a }) => {
+    const s = await openSse(app.url, '/v1/stream?since=0', { authorization: `Bearer ${a.token}` });
+    await s.waitFor((c) => c.raw.includes(A_MARK));
+    const head = JSON.parse(s.events.find((e) => e.event === 'ready')!.data).head as number;
+    await s.waitFor((c) => c.messages().length >= head);
+    s.close();
+    return [{ status: s.status, text: s.raw }];
+  },
+  'POST /v1/ack': async ({ app, a, bHead }) => [
+    await post(app, '/v1/ack', a.token, { seq: 1 }),
+    await post(app, '/v1/ack', a.token, { seq: bHead }),
+  ],
+};
+
+async function get(app: TestApp, path: string, cred?: string): Promise<Attempt> {
+  const req = app.http.get(path);
+  if (cred) req.set('Authorization', `Bearer ${cred}`);
+  const r = await req;
+  return { status: r.status, text: r.text };
+}
+
+async function post(app: TestApp, path: string, cred: string, body: unknown): Promise<Attempt> {
+  const r = await app.http.post(path).set('Authorization', `Bearer ${cred}`).send(body as object);
+  return { status: r.status, text: r.text };
+}
+
+/** Everything tenant B has, as text: any change by A shows up as a difference. */
+async function snapshot(tenantId: string): Promise<string> {
+  const [row] = await sql<{ s: string }>(`SELECT json_build_object(
+      'messages', (SELECT json_agg(m ORDER BY m.id) FROM messages m WHERE m.tenant_id = $1),
+      'entries', (SELECT json_agg(e ORDER BY e.user_id, e.seq) FROM inbox_entries e WHERE e.tenant_id = $1),
+      'inboxes', (SELECT json_agg(i ORDER BY i.user_id) FROM inboxes i WHERE i.tenant_id = $1),
+      'devices', (SELECT json_agg(json_build_object('u', d.user_id, 'd', d.device_id, 'acked', d.acked_seq) ORDER BY d.user_id, d.device_id) FROM devices d WHERE d.tenant_id = $1),
+      'keys', (SELECT json_agg(k.id ORDER BY k.id) FROM api_keys k WHERE k.tenant_id = $1)
+    )::text AS s`, [tenantId]);
+  return row!.s;
+}
+
+describe('tenant isolation sweep', () => {
+  let app: TestApp;
+  let b: Tenant;
+  const ctx = {} as Ctx;
+  before(async () => {
+    app = await startApp();
+    b = await app.newTenant();
+    // B: the same user and device names, messages, a cursor.
+    for (let i = 0; i < 5; i++) await app.publish({ to: [USER], from: USER, payload: { mark: B_MARK, i } }, b);
+    const bToken = await app.token(USER, { device: DEVICE, tenant: b });
+    await app.http.post('/v1/ack').set('Authorization', `Bearer ${bToken}`).send({ seq: 2 });
+    ctx.bHead = 5;
+    // A: one message of its own, so that "sees nothing of B" is not "sees nothing at all".
+    await app.publish({ to: [USER], payload: { mark: A_MARK } });
+    ctx.app = app;
+    ctx.a = {
+      admin: app.tenant.adminKey, publish: app.tenant.publishKey,
+      token: await app.token(USER, { device: DEVICE }), publishToken: await app.token(USER, { device: DEVICE, publish: true }),
+    };
+  });
+  after(async () => { await app.close(); });
+
+  for (const [route, attempt] of Object.entries(SWEEP)) {
+    it(`${route}: tenant A's credentials neither see nor change tenant B's data`, async () => {
+      const before = await snapshot(b.id);
+      const results = await attempt(ctx);
+      for (const r of results) {
+        assert.ok(r.status < 500, `${route}: ${r.status} ${r.text}`);
+        assert.ok(!r.text.includes(B_MARK), `${route} revealed B's data: ${r.text.slice(0, 200)}`);
+        assert.ok(!r.text.includes(b.id), `${route} named tenant B`);
+      }
+      assert.equal(await snapshot(b.id), before, `${route} changed tenant B's data`);
+    });
+  }
+
+  it('every route of the app has a row in the sweep', () => {
+    // Express 5 internals: routers mounted with app.use(router) at the root, as server.ts does.
+    interface Layer { route?: { path: string; methods: Record<string, boolean> }; handle?: { stack?: Layer[] } }
+    const routes: string[] = [];
+    const walk = (stack: Layer[]) => {
+      for (const layer of stack) {
+        if (layer.route) for (const m of Object.keys(layer.route.methods)) routes.push(`${m.toUpperCase()} ${layer.route.path}`);
+        else if (layer.handle?.stack) walk(layer.handle.stack);
+      }
+    };
+    walk((createApp(app.service.deps) as unknown as { router: { stack: Layer[] } }).router.stack);
+    assert.ok(routes.length >= 8);
+    assert.deepEqual(routes.filter((r) => !(r in SWEEP)), [], 'routes without an isolation row');
+  });
+});
