@@ -1,4 +1,4 @@
-// Property-based fuzzing of every endpoint: random bodies, query strings, headers and credentials
+// Property-based fuzzing of every endpoint (read from the app's router, so new ones are included): random bodies, query strings, headers and credentials
 // (valid ones too, so requests get past authentication), and raw garbage bytes on the socket.
 // Whatever arrives: no 5xx, no crash, no unhandled rejection. Bounded in time (~20 s).
 import assert from 'node:assert/strict';
@@ -6,6 +6,7 @@ import http from 'node:http';
 import net from 'node:net';
 import fc from 'fast-check';
 import { startApp, uid, type TestApp } from '../helpers/app.ts';
+import { appRoutes } from '../helpers/routes.ts';
 
 interface FuzzRequest {
   method: string;
@@ -16,10 +17,6 @@ interface FuzzRequest {
   body: Buffer | null;
 }
 
-const ROUTES: [string, string][] = [
-  ['POST', '/v1/tokens'], ['POST', '/v1/messages'], ['POST', '/v1/messages/batch'], ['GET', '/v1/messages'],
-  ['GET', '/v1/poll'], ['GET', '/v1/stream'], ['POST', '/v1/ack'], ['GET', '/healthz'], ['GET', '/readyz'],
-];
 const PARAMS = ['since', 'timeout', 'limit', 'ack', 'before', 'after', 'type', 'match', 'user', 'padding', 'access_token'];
 
 const ascii = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 40 });
@@ -27,7 +24,7 @@ const anyText = fc.string({ unit: 'binary', maxLength: 60 });
 const numberish = fc.oneof(fc.integer({ min: -5, max: 2 ** 53 + 10 }).map(String), fc.constantFrom('', '1e3', '0x10', '-0', '1.5', 'NaN', 'true', '99999999999999999999'));
 const jsonText = fc.oneof(fc.json({ maxDepth: 4 }), fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify({ a: v })));
 
-function requests(creds: string[]): fc.Arbitrary<FuzzRequest> {
+function requests(creds: string[], routes: [string, string][]): fc.Arbitrary<FuzzRequest> {
   const id = fc.oneof(fc.constantFrom('bob', 'alice', '', 'a'.repeat(129), '__proto__', 'x|y'), ascii);
   const message = fc.record({
     to: fc.oneof(fc.array(id, { maxLength: 4 }), anyText, fc.constant(null)),
@@ -61,7 +58,7 @@ function requests(creds: string[]): fc.Arbitrary<FuzzRequest> {
     fc.tuple(ascii, ascii, ascii).map(([a, b, c]) => `${Buffer.from(a).toString('base64url')}.${Buffer.from(b).toString('base64url')}.${c}`),
   );
   return fc.record({
-    route: fc.oneof({ weight: 9, arbitrary: fc.constantFrom(...ROUTES) }, { weight: 1, arbitrary: fc.tuple(fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'), ascii.map((p) => `/${encodeURI(p)}`)) }),
+    route: fc.oneof({ weight: 9, arbitrary: fc.tuple(fc.constantFrom(...routes), id).map(([[m, p], x]) => [m, p.replace(/:[A-Za-z]+/g, encodeURIComponent(x) || 'x')] as const) }, { weight: 1, arbitrary: fc.tuple(fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD'), ascii.map((p) => `/${encodeURI(p)}`)) }),
     query: fc.array(param, { maxLength: 5 }), headers, cred, body,
   }).map(({ route, query, headers, cred, body }) => ({ method: route[0], path: route[1], query, headers, cred, body }));
 }
@@ -113,7 +110,9 @@ describe('fuzzing every endpoint', () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
     let sent = 0;
     const seen = new Map<number, number>();
-    await fc.assert(fc.asyncProperty(fc.array(requests(creds), { minLength: 1, maxLength: 6 }), async (batch) => {
+    const routes = appRoutes(app.service.deps);
+    assert.ok(routes.length >= 8);
+    await fc.assert(fc.asyncProperty(fc.array(requests(creds, routes), { minLength: 1, maxLength: 6 }), async (batch) => {
       const statuses = await Promise.all(batch.map((r) => send(app.url, r, agent).catch((e: Error) => e.message)));
       sent += batch.length;
       statuses.forEach((s, i) => {

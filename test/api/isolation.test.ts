@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { startApp, type TestApp, type Tenant } from '../helpers/app.ts';
 import { sql } from '../helpers/db.ts';
 import { openSse } from '../helpers/sse.ts';
-import { createApp } from '../../app/http/server.ts';
+import { appRoutes } from '../helpers/routes.ts';
 
 const USER = 'shared-user';
 const DEVICE = 'shared-device';
@@ -125,16 +125,7 @@ describe('tenant isolation sweep', () => {
   }
 
   it('every route of the app has a row in the sweep', () => {
-    // Express 5 internals: routers mounted with app.use(router) at the root, as server.ts does.
-    interface Layer { route?: { path: string; methods: Record<string, boolean> }; handle?: { stack?: Layer[] } }
-    const routes: string[] = [];
-    const walk = (stack: Layer[]) => {
-      for (const layer of stack) {
-        if (layer.route) for (const m of Object.keys(layer.route.methods)) routes.push(`${m.toUpperCase()} ${layer.route.path}`);
-        else if (layer.handle?.stack) walk(layer.handle.stack);
-      }
-    };
-    walk((createApp(app.service.deps) as unknown as { router: { stack: Layer[] } }).router.stack);
+    const routes = appRoutes(app.service.deps).map(([m, p]) => `${m} ${p}`);
     assert.ok(routes.length >= 8);
     assert.deepEqual(routes.filter((r) => !(r in SWEEP)), [], 'routes without an isolation row');
   });
