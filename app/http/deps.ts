@@ -8,6 +8,8 @@ import type { DeliveredLog } from '../services/delivered.ts';
 import type { Authenticator } from './auth.ts';
 import type pino from 'pino';
 import type { Ops } from '../ops/observe.ts';
+import type { RateLimits } from './limits.ts';
+import type { ConnectionSlots } from '../delivery/slots.ts';
 
 export interface Log {
   info(obj: object, msg?: string): void;
@@ -37,4 +39,6 @@ export interface Deps {
   /** Request logger; null when LOG_HTTP is off. */
   httpLog: pino.Logger | null;
   listenerReady: () => boolean;
+  rates: RateLimits;
+  slots: ConnectionSlots;
 }

@@ -9,6 +9,7 @@ import express, { type RequestHandler } from 'express';
 import helmet from 'helmet';
 import './types.ts';
 import type { Deps } from './deps.ts';
+import type { HttpLimits } from '../config.ts';
 import { authenticate } from './auth.ts';
 import { errorMiddleware, sendError } from './errors.ts';
 import { ApiError } from '../errors.ts';
@@ -102,20 +103,22 @@ export function createApp(d: Deps): express.Express {
   return app;
 }
 
-export interface ServerTimeouts {
-  headersTimeoutMs: number;
-  keepAliveTimeoutMs: number;
-}
-
 /**
  * Node's defaults would cut or keep the wrong things: held polls and streams must live as long as
- * they need (no request/socket timeout once the request is read), while slow headers (slowloris)
- * and idle keep-alive sockets are dropped.
+ * they need (no socket inactivity timeout; requestTimeout ends once a request has been read, which
+ * for a GET is at once), while slow heads (slowloris), slow bodies and idle keep-alive sockets are
+ * dropped. Node enforces the head and request timeouts on a periodic check (30 s by default), which
+ * would let a slowloris hold a socket far longer than the timeout: the check runs at least every
+ * second here.
  */
-export function createHttpServer(app: express.Express, t: ServerTimeouts = { headersTimeoutMs: 15_000, keepAliveTimeoutMs: 5_000 }): http.Server {
-  const server = http.createServer({ maxHeaderSize: 16 * 1024, requestTimeout: t.headersTimeoutMs * 2 }, app);
-  server.headersTimeout = t.headersTimeoutMs;
-  server.keepAliveTimeout = t.keepAliveTimeoutMs;
+export function createHttpServer(app: express.Express, t: HttpLimits): http.Server {
+  const server = http.createServer({
+    maxHeaderSize: t.maxHeaderBytes,
+    headersTimeout: t.headersTimeoutMs,
+    requestTimeout: t.requestTimeoutMs,
+    keepAliveTimeout: t.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(t.headersTimeoutMs / 4))),
+  }, app);
   server.timeout = 0;
   return server;
 }

@@ -4,6 +4,7 @@
 import { Router } from 'express';
 import type { Deps } from '../deps.ts';
 import { clientToken } from '../auth.ts';
+import { holdSlot } from '../limits.ts';
 import { intParam, boolParam, LIMITS } from '../validate.ts';
 import { startPoll } from '../../services/inbox.ts';
 import { PollSession, type PollOutcome, type PollEnd } from '../../delivery/polls.ts';
@@ -15,6 +16,8 @@ export function pollRoutes(d: Deps): Router {
   const r = Router();
   r.get(API.poll.path, async (req, res) => {
     const p = clientToken(req);
+    await d.rates.connect(p);
+    holdSlot(d.slots, res, 'poll', p);
     const q = req.query;
     const since = intParam(q, 'since', { min: 0, max: Number.MAX_SAFE_INTEGER });
     const timeoutS = intParam(q, 'timeout', { min: 0, max: d.config.pollTimeoutMaxS, clamp: true }) ?? d.config.pollTimeoutDefaultS;
