@@ -28,6 +28,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   const service = await startService(config, log);
 
+  if (!config.demoTenant) process.stdout.write(`mailslot is running at ${service.url}\n`);
   if (config.demoTenant) {
     const key = await demoKey(service, config.dataDir, config.messageTtlMaxS);
     const u = service.url;
