@@ -16,6 +16,7 @@ import { pollRoutes } from './routes/poll.ts';
 import { streamRoutes } from './routes/stream.ts';
 import { ackRoutes } from './routes/ack.ts';
 import { healthRoutes } from './routes/health.ts';
+import { pageRoutes } from './routes/pages.ts';
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -64,6 +65,7 @@ export function createApp(d: Deps): express.Express {
   app.use(cors(d.config.corsOrigins));
 
   app.use(healthRoutes(d));
+  app.use(pageRoutes());
 
   const json = (limit: string) => express.json({ limit, strict: true, type: ['application/json', 'application/*+json'] });
   app.use('/v1/messages/batch', json('8mb'));

@@ -1,0 +1,109 @@
+// The demo page in Debian's chromium: two users chat, a reload resumes from the stored cursor, and
+// the screenshot in the README is made here (SCREENSHOT=1 writes public/screenshot-demo.png).
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import type { Page } from 'playwright-core';
+import { startApp, uid, type TestApp } from '../helpers/app.ts';
+import { launch, shownSeqs, shownTexts, transportOf, type Browser } from '../helpers/browser.ts';
+import { waitFor } from '../helpers/wait.ts';
+import { PUBLIC_DIR } from '../../app/http/routes/pages.ts';
+
+export async function send(page: Page, to: string, text: string): Promise<void> {
+  await page.fill('#to', to);
+  await page.fill('#text', text);
+  await page.click('#send-form button');
+  await waitFor(async () => (await page.inputValue('#text')) === '', { what: 'the send form to clear' });
+}
+
+/** Strictly increasing: in order and no double. */
+export function assertInOrder(seqs: number[], what: string): void {
+  for (let i = 1; i < seqs.length; i++) assert.ok(seqs[i]! > seqs[i - 1]!, `${what}: out of order or doubled: ${seqs.join(',')}`);
+}
+
+describe('browser: the demo page', function () {
+  this.timeout(120_000);
+  let app: TestApp;
+  const browsers: Browser[] = [];
+  before(async () => { app = await startApp(); });
+  after(async () => { await app.close(); });
+  afterEach(async () => { while (browsers.length) await browsers.pop()!.close(); });
+
+  const browser = async (initScript?: string) => {
+    const b = await launch({ initScript });
+    browsers.push(b);
+    return b;
+  };
+  const pageUrl = (user: string, extra = '') => `${app.url}/?user=${user}${extra}#key=${app.tenant.adminKey}`;
+
+  it('two users in two browsers exchange messages; each page shows every message once, in order', async () => {
+    const alice = uid('alice');
+    const bob = uid('bob');
+    const pa = await (await browser()).open(pageUrl(alice));
+    const pb = await (await browser()).open(pageUrl(bob));
+    for (const p of [pa, pb]) await waitFor(async () => (await transportOf(p)).connected, { what: 'the page to connect' });
+    assert.equal((await transportOf(pa)).transport, 'sse');
+    assert.equal(await pa.locator('#me').textContent(), alice);
+
+    const lines: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const [from, to, page] = i % 2 === 0 ? [alice, bob, pa] : [bob, alice, pb];
+      const text = `${from.slice(0, -10)} says ${i}`;
+      lines.push(text);
+      await send(page, to, text);
+    }
+    // Also a server-side publish: it reaches the page like any other message.
+    await app.publish({ to: [alice, bob], type: 'chat', payload: { text: 'from the system' } });
+    lines.push('from the system');
+
+    for (const p of [pa, pb]) {
+      await waitFor(async () => (await shownTexts(p)).length >= lines.length, { what: 'every message on the page' });
+      assert.deepEqual(await shownTexts(p), lines);
+      const seqs = await shownSeqs(p);
+      assert.deepEqual(seqs, seqs.map((_, i) => i + 1), 'the inbox seqs 1..n, once each, in order');
+    }
+    // A page marks the other user's messages as its own (right-aligned) only when it sent them.
+    assert.equal(await pa.locator('#messages li.mine').count(), 3);
+
+    if (process.env.SCREENSHOT === '1') {
+      await pa.screenshot({ path: path.join(PUBLIC_DIR, 'screenshot-demo.png') });
+    }
+  });
+
+  it('a reload mid-conversation resumes from the stored cursor: no loss, no duplicate', async () => {
+    const u = uid('carol');
+    const b = await browser();
+    const p = await b.open(pageUrl(u));
+    await waitFor(async () => (await transportOf(p)).connected, { what: 'the page to connect' });
+    for (let i = 1; i <= 3; i++) await app.publish({ to: [u], payload: { text: `before ${i}` } });
+    await waitFor(async () => (await shownSeqs(p)).length === 3, { what: 'three messages' });
+
+    // Messages published while the page reloads must neither be lost nor shown twice.
+    const reloading = p.reload();
+    for (let i = 4; i <= 6; i++) await app.publish({ to: [u], payload: { text: `during ${i}` } });
+    await reloading;
+    await waitFor(async () => (await transportOf(p)).connected, { what: 'the reloaded page to connect' });
+    for (let i = 7; i <= 8; i++) await app.publish({ to: [u], payload: { text: `after ${i}` } });
+
+    await waitFor(async () => (await shownSeqs(p)).length >= 8, { what: 'all eight messages after the reload' });
+    const live = await shownSeqs(p, 'live');
+    const history = await shownSeqs(p, 'history');
+    assert.deepEqual([...history, ...live], [1, 2, 3, 4, 5, 6, 7, 8], `history ${history} + live ${live}`);
+    assertInOrder(live, 'live');
+    // The client delivered nothing at or below the cursor the page had stored before the reload.
+    assert.ok(live.length >= 2 && live[0]! > history[history.length - 1]!);
+  });
+
+  it('an old browser without EventSource, BroadcastChannel, fetch and Promise polls and gets everything in order', async () => {
+    const old = 'delete window.EventSource; delete window.BroadcastChannel; delete window.fetch; delete window.Promise;';
+    const u = uid('dave');
+    const b = await browser(old);
+    const p = await b.open(pageUrl(u));
+    await waitFor(async () => (await transportOf(p)).connected, { what: 'the page to connect' });
+    assert.equal((await transportOf(p)).transport, 'poll');
+    for (let i = 1; i <= 5; i++) await app.publish({ to: [u], payload: { text: `m${i}` } });
+    await send(p, u, 'to myself');
+    await waitFor(async () => (await shownSeqs(p)).length >= 6, { what: 'six messages' });
+    assert.deepEqual(await shownSeqs(p), [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(await shownTexts(p), ['m1', 'm2', 'm3', 'm4', 'm5', 'to myself']);
+  });
+});
