@@ -8,9 +8,10 @@
  *   c.onstate = function (s) { ... };                   // {transport, connected, leader, reason}
  *
  * Transports: EventSource first; long polling when EventSource is missing, fails before it ever
- * opens, or is buffered by a proxy. The server opens every stream with `event: ready`; a stream that
- * shows no `ready` within readyTimeoutMs is being held back by something in between, so the client
- * polls instead (and tries the stream again later, less and less often).
+ * opens, or is buffered by a proxy. The server opens every stream with `event: ready` and, asked
+ * with ?ping=1, sends a `ping` event a second later as a write of its own; a stream that shows no
+ * `ready` and then no second event within readyTimeoutMs is held back by something in between, so
+ * the client polls instead (and tries the stream again later, less and less often).
  *
  * Tabs: one connection per browser, not per tab. Tabs of one user and device elect a leader with a
  * lease in localStorage; the leader holds the stream or poll and relays to the others over
@@ -127,6 +128,7 @@
     this.getToken = o.getToken || null;
     this.mode = o.transport || 'auto'; // 'auto' | 'sse' | 'poll'
     this.readyTimeoutMs = o.readyTimeoutMs || 4000;
+    this.staleMs = o.staleMs || 40000; // the server pings every 15 s by default
     this.pollTimeoutS = o.pollTimeoutS || 25;
     this.sseRetryMs = o.sseRetryMs || 300000;
     this.padding = !!o.padding;
@@ -509,6 +511,7 @@
 
   Client.prototype.stopTransport = function () {
     this.cancel('ready');
+    this.cancel('stale');
     this.cancel('retry');
     if (this.es) { this.es.close(); this.es = null; }
     if (this.xhr) { this.xhr.abort(); this.xhr = null; }
@@ -527,63 +530,91 @@
     this.poll();
   };
 
+  /**
+   * A stream counts as working once `ready` and then one more event (the server's first ping, a
+   * second after `ready`, or a message) have arrived: a proxy that passes the first bytes of a
+   * response and holds the rest is caught too. Later, a stream silent for longer than staleMs
+   * (several heartbeats) is dead or held back: reconnect.
+   */
   Client.prototype.openStream = function () {
     var self = this;
-    var q = '/v1/stream?access_token=' + encodeURIComponent(this.token);
+    var q = '/v1/stream?ping=1&access_token=' + encodeURIComponent(this.token);
     var since = this.since();
     if (since !== null) q += '&since=' + since;
     if (this.padding) q += '&padding=1';
     var es = new root.EventSource(this.url + q);
     var ready = false;
+    var healthy = false;
     this.es = es;
     this.setState({ transport: 'sse', connected: false, leader: true, reason: 'connecting' });
     var parse = function (e) { return parseJson(e.data); };
+    var mine = function () { return self.es === es; };
+    var drop = function () {
+      es.close();
+      self.es = null;
+      self.cancel('ready');
+      self.cancel('stale');
+    };
+    var alive = function () {
+      if (!healthy) {
+        healthy = true;
+        self.cancel('ready');
+        self.attempt = 0;
+        self.sseFailures = 0;
+        self.sseProbeMs = self.sseRetryMs;
+        self.setState({ transport: 'sse', connected: true, leader: true, reason: 'streaming' });
+      }
+      self.later('stale', self.staleMs, function () {
+        if (!mine()) return;
+        drop();
+        self.setState({ transport: 'sse', connected: false, leader: true, reason: 'stream went silent' });
+        self.retry(function () { self.startTransport('sse'); }, jitter(1000));
+      });
+    };
 
     this.later('ready', this.readyTimeoutMs, function () {
-      if (ready || self.es !== es) return;
-      // Opened (or not) but no `ready`: a proxy holds the stream back. Poll instead, retry later.
-      if (self.mode === 'sse') { es.close(); self.es = null; self.retry(function () { self.openStream(); }, backoff(self.attempt++)); return; }
-      self.fallBackToPoll('stream buffered or blocked');
+      if (healthy || !mine()) return;
+      drop();
+      // Nothing (or only the first bytes) came through: something in between holds the stream.
+      if (self.mode === 'sse') { self.retry(function () { self.startTransport('sse'); }, backoff(self.attempt++)); return; }
+      self.fallBackToPoll(ready ? 'stream held back by a proxy' : 'stream blocked or buffered');
     });
     es.addEventListener('ready', function (e) {
-      if (self.es !== es) return;
+      if (!mine()) return;
       ready = true;
-      self.cancel('ready');
-      self.attempt = 0;
-      self.sseFailures = 0;
-      self.sseProbeMs = self.sseRetryMs;
       var d = parse(e);
       if (self.last === null && d && typeof d.since === 'number') self.last = d.since;
-      self.setState({ transport: 'sse', connected: true, leader: true, reason: 'streaming' });
+    }, false);
+    es.addEventListener('ping', function () {
+      if (mine() && ready) alive();
     }, false);
     es.addEventListener('message', function (e) {
-      if (self.es !== es) return;
+      if (!mine()) return;
       var m = parse(e);
       if (!m || typeof m.seq !== 'number') return;
+      if (ready) alive();
       self.deliverAll([m]);
       self.scheduleAck();
     }, false);
     es.addEventListener('reset', function (e) {
       var d = parse(e);
-      if (self.es === es && d && typeof d.oldest === 'number') self.resetTo(d.oldest);
+      if (mine() && d && typeof d.oldest === 'number') self.resetTo(d.oldest);
     }, false);
     es.addEventListener('read', function (e) {
       var d = parse(e);
-      if (self.es === es && d) self.gotRead(d.seq);
+      if (mine() && d) self.gotRead(d.seq);
     }, false);
     es.onerror = function () {
-      if (self.es !== es) return;
+      if (!mine()) return;
       // Our own reconnect (not the browser's): jittered, from our cursor, with a fresh token.
-      es.close();
-      self.es = null;
-      self.cancel('ready');
+      drop();
       self.setState({ transport: 'sse', connected: false, leader: true, reason: 'reconnecting' });
-      if (!ready && ++self.sseFailures >= 2 && self.mode !== 'sse') {
+      if (!healthy && ++self.sseFailures >= 2 && self.mode !== 'sse') {
         self.fallBackToPoll('stream failed to open');
         return;
       }
       // A stream closed at its lifetime reconnects at once (with jitter); failures back off.
-      var wait = ready ? jitter(1000) : backoff(self.attempt++);
+      var wait = healthy ? jitter(1000) : backoff(self.attempt++);
       self.retry(function () { self.startTransport('sse'); }, wait);
     };
   };

@@ -48,7 +48,8 @@ export function openSse(req: Request, res: Response, o: SseOpen): void {
 }
 
 export class SseSink implements StreamSink {
-  constructor(private readonly res: Response) {}
+  /** visiblePings: heartbeats as `event: ping` (EventSource cannot see comments), for ?ping=1. */
+  constructor(private readonly res: Response, private readonly visiblePings = false) {}
 
   ready(since: number, head: number): boolean {
     return this.res.write(frame('ready', `{"since":${since},"head":${head}}`));
@@ -68,7 +69,7 @@ export class SseSink implements StreamSink {
   }
 
   heartbeat(): boolean {
-    return this.res.write(': keepalive\n\n');
+    return this.res.write(this.visiblePings ? 'event: ping\ndata: {}\n\n' : ': keepalive\n\n');
   }
 
   drained(): Promise<boolean> {

@@ -9,6 +9,12 @@ import { startStream } from '../../services/inbox.ts';
 import { StreamSession } from '../../delivery/streams.ts';
 
 const PAGE = 1000;
+/**
+ * With ?ping=1 the first ping follows `ready` after this long, as a write of its own: a proxy that
+ * lets the start of a response through and then holds the rest (gzip, buffering) shows up as a
+ * missing ping, even on a quiet inbox. The browser client then long-polls instead.
+ */
+const FIRST_PING_MS = 1000;
 
 export function streamRoutes(d: Deps): Router {
   const r = Router();
@@ -17,11 +23,12 @@ export function streamRoutes(d: Deps): Router {
     const header = req.headers['last-event-id'];
     const cursor = lastEventId(Array.isArray(header) ? header[0] : header) ?? intParam(req.query, 'since', { min: 0, max: Number.MAX_SAFE_INTEGER });
     const padding = boolParam(req.query, 'padding') ?? false;
+    const ping = boolParam(req.query, 'ping') ?? false;
     const device = { tenantId: p.tenantId, userId: p.userId, deviceId: p.deviceId };
     const start = await startStream(d.db, device, cursor ?? null);
 
     openSse(req, res, { retryMs: d.config.streamRetryMs, padding });
-    const sink = new SseSink(res);
+    const sink = new SseSink(res, ping);
     sink.ready(start.since, start.head);
     if (start.reset) sink.reset(start.floor + 1);
     // Jitter the lifetime so streams opened together do not all reconnect together.
@@ -29,7 +36,11 @@ export function streamRoutes(d: Deps): Router {
     const session = new StreamSession(d.registry, d.reader, sink, p.tenantId, p.userId, p.deviceId, start.since, {
       pageSize: PAGE, heartbeatMs: d.config.streamHeartbeatS * 1000, closeAt: Date.now() + lifetimeMs,
     });
-    res.on('close', () => session.abandon());
+    const firstPing = ping ? setTimeout(() => { if (!res.writableEnded) sink.heartbeat(); }, FIRST_PING_MS) : null;
+    res.on('close', () => {
+      if (firstPing) clearTimeout(firstPing);
+      session.abandon();
+    });
     session.start();
   });
   return r;
