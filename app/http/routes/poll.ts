@@ -25,10 +25,13 @@ export function pollRoutes(d: Deps): Router {
       const next = o.entries.length ? o.entries[o.entries.length - 1]!.seq : start.since;
       let body = `{"messages":[${o.entries.map((e) => e.json).join(',')}],"next":${next},"more":${o.more},"read":${start.read}`;
       if (o.end === 'superseded') body += ',"superseded":true';
+      body += '}';
       res.status(200);
       res.setHeader('Content-Type', 'application/json; charset=utf-8');
       res.setHeader('Cache-Control', 'no-store');
-      res.end(body + '}');
+      // Explicit: Node would frame an HTTP/1.0 answer by closing the connection instead.
+      res.setHeader('Content-Length', Buffer.byteLength(body));
+      res.end(body);
     };
     const session = new PollSession(d.registry, d.reader, p.tenantId, p.userId, p.deviceId, start.since, limit, Date.now() + timeoutS * 1000, answer);
     res.on('close', () => session.abandon());
