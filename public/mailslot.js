@@ -157,7 +157,9 @@
     this.resume = null;    // a lower cursor to reconnect from once (a follower missed a relay)
 
     var c = this.token ? claims(this.token) : null;
-    this.scope = 'mailslot:' + (o.scope || (c ? c.tid + '/' + c.sub + '/' + (c.did || 'default') : 'anonymous'));
+    // Storage is keyed by tenant, user and device (from the token's claims; by the token itself
+    // where they cannot be read), so two users of one browser never share a cursor.
+    this.scope = 'mailslot:' + (o.scope || (c ? c.tid + '/' + c.sub + '/' + (c.did || 'default') : 'token/' + String(this.token).slice(-32)));
     var stored = this.read('cursor');
     if (stored !== null && /^\d+$/.test(stored)) this.last = parseInt(stored, 10);
   }
@@ -232,9 +234,12 @@
 
   /** Moves the user's read marker (POST /v1/read); other devices get `read`. */
   Client.prototype.markRead = function (seq, cb) {
-    if (seq <= this.readSeq) return;
+    var self = this;
+    if (seq <= this.readSeq || this.noReadRoute) return;
     this.readSeq = seq;
     request({ method: 'POST', url: this.url + '/v1/read', token: this.token, body: { seq: seq }, timeoutMs: 15000 }, function (status, res) {
+      // A server without read markers: stop asking.
+      if (status === 404 && res && /no route/.test(res.message || '')) self.noReadRoute = true;
       if (cb) cb(status >= 200 && status < 300 ? null : { status: status, error: res && res.error }, res);
     });
     if (this.bus) this.bus.post({ t: 'read', seq: seq });
