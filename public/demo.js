@@ -150,8 +150,14 @@
     cursorAtStart = client.cursor();
     client.onmessage = function (msg) { render(msg, 'live'); markRead(); };
     client.onread = function (seq) { readUpTo(seq); };
+    var connects = 0;
+    var wasConnected = false;
     client.onstate = function (s) {
       var el = $('state');
+      if (s.connected && !wasConnected) connects++;
+      wasConnected = s.connected;
+      el.setAttribute('data-connects', String(connects)); // how often the connection came (back) up
+      el.title = 'connected ' + connects + ' time(s)' + (s.reason ? ' · ' + s.reason : '');
       el.textContent = stateText(s);
       el.className = 'state ' + (s.connected ? (s.transport === 'relay' ? 'on relay' : 'on') : 'off');
       el.setAttribute('data-transport', s.transport === 'relay' ? 'relay' : s.transport);

@@ -111,3 +111,29 @@ describe('browser: the demo page', function () {
     assert.deepEqual(await shownTexts(p), ['m1', 'm2', 'm3', 'm4', 'm5', 'to myself']);
   });
 });
+
+describe('browser: streams recycled by the server', function () {
+  this.timeout(120_000);
+  let app: TestApp;
+  let b: Browser | null = null;
+  // Streams end after about 2 s: the page must reconnect again and again without loss or double.
+  before(async () => { app = await startApp({ STREAM_MAX_LIFETIME_S: '2' }); });
+  after(async () => { await app.close(); });
+  afterEach(async () => { if (b) await b.close(); b = null; });
+
+  it('the page reconnects from its cursor each time a stream reaches its lifetime', async () => {
+    const u = uid('erin');
+    b = await launch();
+    const p = await b.open(`${app.url}/?user=${u}#key=${app.tenant.adminKey}`);
+    const connects = async () => Number(await p.locator('#state').getAttribute('data-connects'));
+    let n = 0;
+    for (let round = 1; round <= 3; round++) {
+      await waitFor(async () => (await connects()) >= round, { timeoutMs: 20_000, what: `connection ${round}` });
+      for (let i = 0; i < 3; i++) await app.publish({ to: [u], payload: { text: `r${round} m${i}` } });
+      n += 3;
+      await waitFor(async () => (await shownSeqs(p)).length >= n, { timeoutMs: 20_000, what: `${n} messages` });
+    }
+    assert.deepEqual(await shownSeqs(p), Array.from({ length: n }, (_, i) => i + 1));
+    assert.equal((await transportOf(p)).transport, 'sse', 'a stream that ends normally is no reason to poll');
+  });
+});
