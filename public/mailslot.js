@@ -432,13 +432,12 @@
   };
 
   Client.prototype.resetTo = function (oldest) {
-    // Entries before `oldest` expired: continue from there (a leader relays the reset first).
+    // Entries before `oldest` expired: continue from there. A leader passes every reset on, even
+    // one behind its own cursor: it may answer a lagging follower's resync.
+    if (this.leader && this.bus) this.bus.post({ t: 'reset', id: this.id, oldest: oldest });
     if (this.last === null || this.last < oldest - 1) {
       this.last = oldest - 1;
-      if (this.leader) {
-        this.write('cursor', String(this.last));
-        if (this.bus) this.bus.post({ t: 'reset', id: this.id, oldest: oldest });
-      }
+      if (this.leader) this.write('cursor', String(this.last));
     }
   };
 

@@ -6,6 +6,7 @@ import type { Page } from 'playwright-core';
 import { startApp, uid, type TestApp } from '../helpers/app.ts';
 import { launch, shownSeqs, shownTexts, transportOf, type Browser } from '../helpers/browser.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { sql } from '../helpers/db.ts';
 import { PUBLIC_DIR } from '../../app/http/routes/pages.ts';
 
 export async function send(page: Page, to: string, text: string): Promise<void> {
@@ -96,6 +97,28 @@ describe('browser: the demo page', function () {
     // The client delivered nothing at or below the cursor the page had stored before the reload.
     assert.ok(live.length >= 2 && live[0]! > history[history.length - 1]!);
   });
+
+  for (const transport of ['sse', 'poll']) {
+    it(`a stored cursor older than retention resyncs from the oldest entry (${transport}: ${transport === 'sse' ? 'reset event' : '410'})`, async () => {
+      const u = uid('frank');
+      const b = await browser();
+      let p = await b.open(pageUrl(u, `&transport=${transport}`));
+      await waitFor(async () => (await transportOf(p)).connected, { what: 'the page to connect' });
+      for (let i = 1; i <= 2; i++) await app.publish({ to: [u], payload: { text: `m${i}` } });
+      await waitFor(async () => (await shownSeqs(p)).length === 2, { what: 'two messages' });
+      await p.close(); // the browser keeps the cursor (2) in localStorage
+      for (let i = 3; i <= 6; i++) await app.publish({ to: [u], payload: { text: `m${i}` } });
+      // Retention moves past seq 4 (what the TTL job does): the stored cursor 2 is now too old.
+      await sql('UPDATE inboxes SET floor_seq = 4 WHERE tenant_id = $1 AND user_id = $2', [app.tenant.id, u]);
+      await sql('DELETE FROM inbox_entries WHERE tenant_id = $1 AND user_id = $2 AND seq <= 4', [app.tenant.id, u]);
+      p = await b.open(`${app.url}/?user=${u}&transport=${transport}`);
+      await waitFor(async () => (await shownSeqs(p, 'live')).length >= 2, { what: 'the retained messages' });
+      await app.publish({ to: [u], payload: { text: 'm7' } });
+      await waitFor(async () => (await shownSeqs(p, 'live')).length >= 3, { what: 'a new message after the resync' });
+      assert.deepEqual(await shownSeqs(p, 'live'), [5, 6, 7]);
+      assert.equal((await transportOf(p)).transport, transport);
+    });
+  }
 
   it('an old browser without EventSource, BroadcastChannel, fetch and Promise polls and gets everything in order', async () => {
     const old = 'delete window.EventSource; delete window.BroadcastChannel; delete window.fetch; delete window.Promise;';
