@@ -244,6 +244,9 @@
     }
   }
   document.addEventListener('visibilitychange', markRead, false);
+  // The client closes on pagehide (the tab hands its connection over); a page restored from the
+  // back-forward cache starts afresh.
+  window.addEventListener('pageshow', function (e) { if (e.persisted) location.reload(); }, false);
 
   // Delivered/read ticks of what I sent: GET /v1/messages/:id (receipts), a few times, backing off.
   function watchReceipts() {

@@ -242,7 +242,7 @@
       if (status === 404 && res && /no route/.test(res.message || '')) self.noReadRoute = true;
       if (cb) cb(status >= 200 && status < 300 ? null : { status: status, error: res && res.error }, res);
     });
-    if (this.bus) this.bus.post({ t: 'read', seq: seq });
+    if (this.bus) this.bus.post({ t: 'read', id: this.id, seq: seq });
   };
 
   Client.prototype.close = function () {
@@ -640,8 +640,9 @@
         self.attempt = 0;
         self.pollFresh = false;
         self.setState({ transport: 'poll', connected: true, leader: true, reason: 'polling' });
-        if (self.last === null && typeof body.next === 'number' && !body.messages.length) self.last = body.next;
-        self.deliverAll(body.messages || []);
+        var list = body.messages || [];
+        if (self.last === null && typeof body.next === 'number' && !list.length) self.last = body.next;
+        self.deliverAll(list);
         if (typeof body.read === 'number') self.gotRead(body.read);
         if (body.superseded) {
           // Another poller of this device (a second leader for a moment, or another browser).
@@ -668,9 +669,10 @@
       } else if (status === 403 || status === 400) {
         self.stopWith(body && body.error ? body.error : 'forbidden');
       } else {
-        // A proxy that cuts idle requests (502/504/network error) before our timeout: wait less.
-        if ((status === 0 || status === 502 || status === 504) && elapsed > 2000 && elapsed < timeoutS * 1000 - 1000) {
-          self.pollTimeoutS = Math.max(1, Math.floor(elapsed / 1000) - 1);
+        // A proxy that cuts idle requests (a gateway error after a while) before our timeout:
+        // hold polls a little shorter than that from now on.
+        if ((status === 502 || status === 504) && elapsed > 2000 && elapsed < timeoutS * 1000 - 1000) {
+          self.pollTimeoutS = Math.max(1, Math.floor(elapsed * 0.8 / 1000));
           self.retry(function () { self.poll(); }, jitter(200));
           return;
         }

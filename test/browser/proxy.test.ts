@@ -94,6 +94,8 @@ describe('browser and proxies: nginx in front', function () {
     await waitFor(async () => (await shownSeqs(p)).length >= 6, { timeoutMs: 20_000, what: 'all six messages' });
     assert.deepEqual(await shownSeqs(p), [1, 2, 3, 4, 5, 6]);
     assert.equal((await transportOf(p)).transport, 'poll');
+    // The client learnt the cut: its polls are now held for less than the proxy allows.
+    await waitFor(async () => (await px.accessLog()).some((l) => /^200 GET \/v1\/poll\?timeout=1&/.test(l)), { what: 'shorter polls' });
   });
 
   // nginx 1.22 with only `proxy_buffering on` + `proxy_ignore_headers X-Accel-Buffering` still
