@@ -27,7 +27,11 @@ describe('browser: the demo page', function () {
   const browsers: Browser[] = [];
   before(async () => { app = await startApp(); });
   after(async () => { await app.close(); });
-  afterEach(async () => { while (browsers.length) await browsers.pop()!.close(); });
+  afterEach(async () => {
+    while (browsers.length) await browsers.pop()!.close();
+    const r = app.service.deps.registry;
+    await waitFor(() => r.streamCount + r.polls === 0, { what: 'closed browsers to leave nothing held' });
+  });
 
   const browser = async (initScript?: string) => {
     const b = await launch({ initScript });

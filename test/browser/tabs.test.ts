@@ -13,9 +13,12 @@ describe('browser: tabs share one connection', function () {
   let b: Browser | null = null;
   before(async () => { app = await startApp(); });
   after(async () => { await app.close(); });
-  afterEach(async () => { if (b) await b.close(); b = null; });
-
   const held = () => app.service.deps.registry.streamCount + app.service.deps.registry.polls;
+  afterEach(async () => {
+    if (b) await b.close();
+    b = null;
+    await waitFor(() => held() === 0, { what: 'the closed browser to leave nothing held' });
+  });
 
   async function leaderOf(pages: Page[]): Promise<Page> {
     return waitFor(async () => {
