@@ -35,7 +35,8 @@ async function main(): Promise<void> {
     process.stdout.write([
       '',
       `  mailslot is running at ${u}`,
-      `  demo page:        ${u}/`,
+      // The key rides in the URL fragment, which browsers never send to a server (see public/demo.js).
+      `  demo page:        ${u}/${key ? `#key=${key}` : ''}`,
       key ? `  demo admin key:   ${key}` : '  demo tenant exists; its admin key is not stored here (npm run mailslot -- key create demo)',
       '',
       '  Try it (a second terminal):',

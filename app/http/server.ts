@@ -3,8 +3,6 @@
 // 404 -> the one error mapper.
 import http from 'node:http';
 import crypto from 'node:crypto';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import express, { type RequestHandler } from 'express';
 import helmet from 'helmet';
 import './types.ts';
@@ -26,9 +24,7 @@ import { receiptRoutes } from './routes/receipts.ts';
 import { opsRoutes } from './routes/ops.ts';
 import { httpLogger } from './logging.ts';
 import { requestMetrics } from './instrument.ts';
-
-// Static pages (the operations console; the demo) live in public/ at the repository root.
-const PUBLIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../public');
+import { pageRoutes } from './routes/pages.ts';
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -79,6 +75,7 @@ export function createApp(d: Deps): express.Express {
   app.use(cors(d.config.corsOrigins));
 
   app.use(healthRoutes(d));
+  app.use(pageRoutes());
 
   const json = (limit: string) => express.json({ limit, strict: true, type: ['application/json', 'application/*+json'] });
   app.use('/v1/messages/batch', json('8mb'));
@@ -96,7 +93,6 @@ export function createApp(d: Deps): express.Express {
   app.use(deviceRoutes(d));
   app.use(receiptRoutes(d));
   app.use(opsRoutes(d));
-  app.use(express.static(PUBLIC_DIR, { index: false, maxAge: 0 }));
 
   app.use((req, res) => sendError(req, res, new ApiError('not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorMiddleware(d.log));

@@ -53,9 +53,13 @@ export function openSse(req: Request, res: Response, o: SseOpen): void {
  * stream is cut instead, and the client resumes from its cursor.
  */
 export class SseSink implements StreamSink {
-  /** `onWrite` learns of every page of entries handed to the socket (metrics, delivery record). */
+  /**
+   * visiblePings: heartbeats as `event: ping` (EventSource cannot see comments), for ?ping=1.
+   * `onWrite` learns of every page of entries handed to the socket (metrics, delivery record).
+   */
   constructor(
     private readonly res: Response,
+    private readonly visiblePings = false,
     private readonly maxBufferedBytes = 1024 * 1024,
     private readonly onWrite?: (entries: readonly Entry[]) => void,
   ) {}
@@ -80,7 +84,7 @@ export class SseSink implements StreamSink {
   }
 
   heartbeat(): boolean {
-    return this.put(': keepalive\n\n');
+    return this.put(this.visiblePings ? 'event: ping\ndata: {}\n\n' : ': keepalive\n\n');
   }
 
   drained(withinMs: number): Promise<'drained' | 'closed' | 'timeout'> {

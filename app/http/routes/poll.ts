@@ -39,12 +39,15 @@ export function pollRoutes(d: Deps): Router {
       if (o.entries.length) d.delivered.note(p.tenantId, p.userId, p.deviceId, next);
       let body = `{"messages":[${o.entries.map((e) => e.json).join(',')}],"next":${next},"more":${o.more},"read":${start.read}`;
       if (o.end === 'superseded') body += ',"superseded":true';
+      body += '}';
       res.status(200);
       res.setHeader('Content-Type', 'application/json; charset=utf-8');
       res.setHeader('Cache-Control', 'no-store');
       h.delivered = o.entries.length;
       ended(o.end);
-      res.end(body + '}');
+      // Explicit: Node would frame an HTTP/1.0 answer by closing the connection instead.
+      res.setHeader('Content-Length', Buffer.byteLength(body));
+      res.end(body);
       delivered(d.ops, device, 'poll', o.entries);
     };
     const session = new PollSession(d.registry, d.reader, p.tenantId, p.userId, p.deviceId, start.since, limit, Date.now() + timeoutS * 1000, answer);
