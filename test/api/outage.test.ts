@@ -142,7 +142,9 @@ describe('database outage', () => {
     const all = [pid, ...children];
     const u = uid();
     await app.publish({ to: [u], payload: { before: true } }); // a pooled connection is open and idle
-    for (const p of all) process.kill(p, 'SIGSTOP');
+    // A backend may exit between the listing and the signal: that one needs no freezing.
+    const signal = (sig: NodeJS.Signals) => { for (const p of all) { try { process.kill(p, sig); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e; } } };
+    signal('SIGSTOP');
     let results: { status: number; ms: number; retryAfter: string | null }[];
     let ready: { status: number; ms: number };
     try {
@@ -157,7 +159,7 @@ describe('database outage', () => {
       const t0 = Date.now();
       ready = { status: (await fetch(`${app.url}/readyz`)).status, ms: Date.now() - t0 };
     } finally {
-      for (const p of all) process.kill(p, 'SIGCONT');
+      signal('SIGCONT');
     }
     // PG_ACQUIRE_TIMEOUT_MS=1000, PG_STATEMENT_TIMEOUT_MS=2000 (+2 s client-side query timeout).
     for (const r of results) {
