@@ -69,7 +69,9 @@ export function createApp(d: Deps): express.Express {
   if (d.ops.metrics) app.use(requestMetrics(d.ops.metrics));
   app.use(helmet({
     // The demo and console pages use only same-origin scripts and styles.
-    contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], connectSrc: ["'self'"], imgSrc: ["'self'", 'data:'] } },
+    // No upgrade-insecure-requests: behind plain HTTP (an intranet, a TLS-terminating proxy on
+    // another host) it would send the pages' scripts and XHRs to an https origin that is not there.
+    contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], connectSrc: ["'self'"], imgSrc: ["'self'", 'data:'], upgradeInsecureRequests: null } },
     crossOriginResourcePolicy: { policy: d.config.corsOrigins.length ? 'cross-origin' : 'same-origin' },
   }));
   app.use(cors(d.config.corsOrigins));
