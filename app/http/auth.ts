@@ -4,6 +4,7 @@
 import type { Request, RequestHandler } from 'express';
 import type { Pool } from '../../db/pool.ts';
 import { ApiError } from '../errors.ts';
+import { ID_RE } from './validate.ts';
 import {
   looksLikeApiKey, verifyApiKey, verifyToken, findTenant,
   type Principal, type KeyPrincipal, type TokenPrincipal, type Role,
@@ -109,4 +110,18 @@ export function apiKey(req: Request, role: Role): KeyPrincipal {
   if (p.kind !== 'key') throw new ApiError('forbidden', 'this endpoint needs an API key');
   if (role === 'admin' && p.role !== 'admin') throw new ApiError('forbidden', 'this endpoint needs an admin API key');
   return p;
+}
+
+/**
+ * The user an inbox-reading request is about: a client token's own user, or, with an admin key, the
+ * `user` query parameter (operators look without minting a token). A publish key reads no inbox.
+ */
+export function inboxOwner(req: Request, what: string): { tenantId: string; userId: string } {
+  const p = principal(req);
+  if (p.kind === 'token') return { tenantId: p.tenantId, userId: p.userId };
+  if (p.role !== 'admin') throw new ApiError('forbidden', `${what} needs a client token or an admin key`);
+  const u = req.query.user;
+  if (u === undefined) throw new ApiError('invalid_request', 'user: is required with an API key');
+  if (typeof u !== 'string' || !ID_RE.test(u)) throw new ApiError('invalid_request', 'user: must be a user id');
+  return { tenantId: p.tenantId, userId: u };
 }

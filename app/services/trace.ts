@@ -4,6 +4,7 @@
 // fan-out state of a group message and any dead-letter rows that concern it.
 import type { Queryable } from '../../db/pool.ts';
 import * as q from '../../db/queries/ops.ts';
+import { deadLettersOf } from '../../db/queries/deadLetters.ts';
 
 export interface TraceDeviceOut {
   device: string;
@@ -36,7 +37,7 @@ export async function traceMessage(db: Queryable, tenantId: string, id: string, 
   const m = await q.traceMessage(db, tenantId, id);
   if (!m) return null;
   const [rec, outbox, dead] = await Promise.all([
-    q.traceRecipients(db, tenantId, id, maxRecipients), q.outboxOf(db, tenantId, id), q.deadLettersOf(db, tenantId, id),
+    q.traceRecipients(db, tenantId, id, maxRecipients), q.outboxOf(db, tenantId, id), deadLettersOf(db, tenantId, id),
   ]);
   const byUser = new Map<string, Trace['recipients'][number]>();
   for (const r of rec.rows) {
@@ -60,7 +61,7 @@ export async function traceMessage(db: Queryable, tenantId: string, id: string, 
       ? { mode: 'group', state: outbox.state, total: outbox.total, done: outbox.done, attempts: outbox.attempts, lastError: outbox.lastError, finishedAt: outbox.finishedAt?.toISOString() ?? null }
       : { mode: 'inline', state: 'done in the publish transaction', total: null, done: null, attempts: null, lastError: null, finishedAt: null },
     deadLetters: dead.map((d) => ({
-      id: d.id, user: d.userId, device: d.deviceId, fromSeq: d.fromSeq, toSeq: d.toSeq, attempts: d.attempts, reason: d.reason, state: d.state, createdAt: d.createdAt.toISOString(),
+      id: String(d.id), user: d.userId, device: d.deviceId, fromSeq: d.fromSeq, toSeq: d.toSeq, attempts: d.attempts, reason: d.reason, state: d.state, createdAt: d.createdAt.toISOString(),
     })),
   };
 }

@@ -38,6 +38,19 @@ const toLetter = (r: Row): DeadLetter => ({
   reason: r.reason, createdAt: r.created_at, state: r.state, resolvedAt: r.resolved_at,
 });
 
+/** Dead letters whose seq range covers this message's seq in its recipient's inbox (the trace). */
+export async function deadLettersOf(db: Queryable, tenantId: string, messageId: string): Promise<DeadLetter[]> {
+  const { rows } = await db.query<Row>({
+    name: 'dead_letters_of',
+    text: `SELECT ${COLUMNS.split(', ').map((c) => `d.${c}`).join(', ')}
+           FROM inbox_entries e JOIN dead_letters d ON d.tenant_id = e.tenant_id AND d.user_id = e.user_id
+             AND e.seq BETWEEN d.from_seq AND d.to_seq
+           WHERE e.tenant_id = $1 AND e.message_id = $2 ORDER BY d.created_at DESC LIMIT 1000`,
+    values: [tenantId, messageId],
+  });
+  return rows.map(toLetter);
+}
+
 /** One tenant's dead letters, newest first; `state` null lists every state. */
 export async function listDeadLetters(db: Queryable, tenantId: string, state: DeadLetterState | null, limit: number): Promise<DeadLetter[]> {
   const { rows } = await db.query<Row>({

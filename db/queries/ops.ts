@@ -165,31 +165,6 @@ export async function outboxOf(db: Queryable, tenantId: string, messageId: strin
   return r ? { state: r.state, total: r.total, done: r.done, attempts: r.attempts, lastError: r.last_error, createdAt: r.created_at, finishedAt: r.finished_at } : null;
 }
 
-export interface DeadLetterRow {
-  id: string;
-  userId: string;
-  deviceId: string;
-  fromSeq: number;
-  toSeq: number;
-  attempts: number;
-  reason: string;
-  state: string;
-  createdAt: Date;
-}
-
-/** Dead letters whose seq range covers this message's seq in its recipient's inbox. */
-export async function deadLettersOf(db: Queryable, tenantId: string, messageId: string): Promise<DeadLetterRow[]> {
-  const { rows } = await db.query<{ id: string; user_id: string; device_id: string; from_seq: number; to_seq: number; attempts: number; reason: string; state: string; created_at: Date }>({
-    name: 'dead_letters_of',
-    text: `SELECT d.id::text, d.user_id, d.device_id, d.from_seq, d.to_seq, d.attempts, d.reason, d.state, d.created_at
-           FROM inbox_entries e JOIN dead_letters d ON d.tenant_id = e.tenant_id AND d.user_id = e.user_id
-             AND e.seq BETWEEN d.from_seq AND d.to_seq
-           WHERE e.tenant_id = $1 AND e.message_id = $2 ORDER BY d.created_at DESC LIMIT 1000`,
-    values: [tenantId, messageId],
-  });
-  return rows.map((r) => ({ id: r.id, userId: r.user_id, deviceId: r.device_id, fromSeq: r.from_seq, toSeq: r.to_seq, attempts: r.attempts, reason: r.reason, state: r.state, createdAt: r.created_at }));
-}
-
 export interface DeviceRow {
   deviceId: string;
   ackedSeq: number;

@@ -2,9 +2,8 @@
 // read marker, announced to the user's other devices).
 import { Router } from 'express';
 import type { Deps } from '../deps.ts';
-import { principal, clientToken } from '../auth.ts';
-import { parseBody, ReadBody, stringParam, ID_RE } from '../validate.ts';
-import { ApiError } from '../../errors.ts';
+import { clientToken, inboxOwner } from '../auth.ts';
+import { parseBody, ReadBody } from '../validate.ts';
 import { listDevices, markRead } from '../../services/devices.ts';
 import { API } from '../api.ts';
 
@@ -12,19 +11,10 @@ export function deviceRoutes(d: Deps): Router {
   const r = Router();
 
   r.get(API.devices.path, async (req, res) => {
-    const p = principal(req);
-    let userId: string;
-    if (p.kind === 'token') {
-      userId = p.userId;
-    } else {
-      if (p.role !== 'admin') throw new ApiError('forbidden', 'listing devices needs a client token or an admin key');
-      const u = stringParam(req.query, 'user', ID_RE, 'must be a user id');
-      if (!u) throw new ApiError('invalid_request', 'user: is required with an API key');
-      userId = u;
-    }
-    const rows = await listDevices(d.db, p.tenantId, userId, d.config.deviceOnlineWindowS);
+    const { tenantId, userId } = inboxOwner(req, 'listing devices');
+    const rows = await listDevices(d.db, tenantId, userId, d.config.deviceOnlineWindowS);
     // Held here right now, or seen recently by any instance (held connections keep last_seen fresh).
-    const here = new Set(d.registry.waitersOf(p.tenantId, userId).map((w) => w.deviceId));
+    const here = new Set(d.registry.waitersOf(tenantId, userId).map((w) => w.deviceId));
     res.setHeader('Cache-Control', 'no-store');
     res.json({
       devices: rows.map((x) => ({ device: x.device, cursor: x.cursor, lastSeen: x.lastSeen.toISOString(), online: here.has(x.device) || x.recent })),

@@ -1,8 +1,8 @@
 // Publishing (single and batch) and inbox history.
 import { Router, type Request } from 'express';
 import type { Deps } from '../deps.ts';
-import { principal } from '../auth.ts';
-import { parseBody, PublishBody, BatchBody, payloadJson, intParam, stringParam, matchParam, ID_RE, TYPE_RE, LIMITS } from '../validate.ts';
+import { principal, inboxOwner } from '../auth.ts';
+import { parseBody, PublishBody, BatchBody, payloadJson, intParam, stringParam, matchParam, TYPE_RE, LIMITS } from '../validate.ts';
 import { toApiError } from '../errors.ts';
 import { ApiError } from '../../errors.ts';
 import type { PublishResult } from '../../services/publish.ts';
@@ -82,19 +82,10 @@ export function messageRoutes(d: Deps): Router {
   });
 
   r.get(API.history.path, async (req, res) => {
-    const p = principal(req);
-    let userId: string;
-    if (p.kind === 'token') {
-      userId = p.userId;
-    } else {
-      if (p.role !== 'admin') throw new ApiError('forbidden', 'reading an inbox needs a client token or an admin key');
-      const u = stringParam(req.query, 'user', ID_RE, 'must be a user id');
-      if (!u) throw new ApiError('invalid_request', 'user: is required with an API key');
-      userId = u;
-    }
+    const { tenantId, userId } = inboxOwner(req, 'reading an inbox');
     const q = req.query;
     const out = await history(d.db, {
-      tenantId: p.tenantId, userId,
+      tenantId: tenantId, userId,
       before: intParam(q, 'before', { min: 0, max: Number.MAX_SAFE_INTEGER }) ?? null,
       after: intParam(q, 'after', { min: 0, max: Number.MAX_SAFE_INTEGER }) ?? null,
       type: stringParam(q, 'type', TYPE_RE, 'must be a message type') ?? null,
