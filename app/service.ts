@@ -159,7 +159,7 @@ export async function startService(config: Config, log: pino.Logger = createLogg
   const tick = startSafetyTick(registry, readHeads, config.safetyTickS, (err) => log.warn({ err: String(err) }, 'safety tick failed'));
   const seen = startSeenRefresh(registry, (t, u, dv) => touchDevices(db, t, u, dv), config.deviceOnlineWindowS,
     (err) => log.warn({ err: String(err) }, 'device last_seen refresh failed'));
-  presence = new PresenceTracker(registry, (t, u) => assertOnline(db, t, u), (w, n) => sweepOffline(db, w, n), {
+  presence = new PresenceTracker(registry, (t, u, w) => assertOnline(db, t, u, w), (w, n) => sweepOffline(db, w, n), {
     windowS: config.deviceOnlineWindowS,
     onError: (err) => log.warn({ err: String(err) }, 'presence update failed'),
     onAsserted: (n) => metrics?.presenceAsserts.inc(n),

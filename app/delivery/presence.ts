@@ -7,7 +7,7 @@
 //   - every sixth of a window the sweep turns users not seen for a window offline.
 // A client that reconnects within the window therefore causes no offline/online flap, and a user
 // goes offline between 3/4 of a window and a window (+ one sweep) after the last connection ends.
-export type AssertOnline = (tenantId: string, users: readonly string[]) => Promise<string[]>;
+export type AssertOnline = (tenantId: string, users: readonly string[], windowS: number) => Promise<string[]>;
 export type SweepOffline = (windowS: number, limit: number) => Promise<{ tenantId: string; userId: string }[]>;
 
 interface Source {
@@ -97,7 +97,7 @@ export class PresenceTracker {
     for (let i = 0; i < list.length; i += 5000) {
       const part = list.slice(i, i + 5000);
       try {
-        const changed = await this.assert(tenantId, part);
+        const changed = await this.assert(tenantId, part, this.o.windowS);
         for (const u of part) this.assertedAt.set(key(tenantId, u), now);
         this.o.onAsserted?.(part.length);
         if (changed.length) this.o.onChange?.(true, changed.length);

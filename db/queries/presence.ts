@@ -9,10 +9,17 @@ import type { Queryable } from '../pool.ts';
 import { CHANNEL } from '../listen.ts';
 
 // Members of the subject's presence groups, but not the subject; `$tenant` is a column or $1.
+// Recipients are those online: the presence row says so, or a device of theirs was seen within the
+// window — a connection touches its device before it is registered, so a member who connected a
+// moment ago (not yet asserted by its process) is told too.
 const audience = (tenant: string, subject: string) => `
   JOIN group_members m1 ON m1.tenant_id = ${tenant} AND m1.user_id = ${subject}
   JOIN groups g ON g.tenant_id = ${tenant} AND g.group_id = m1.group_id AND g.presence
   JOIN group_members m2 ON m2.tenant_id = ${tenant} AND m2.group_id = m1.group_id AND m2.user_id <> ${subject}`;
+
+const connected = (tenant: string, windowParam: string) => `(
+  EXISTS (SELECT 1 FROM presence q WHERE q.tenant_id = ${tenant} AND q.user_id = m2.user_id AND q.online)
+  OR EXISTS (SELECT 1 FROM devices d WHERE d.tenant_id = ${tenant} AND d.user_id = m2.user_id AND d.last_seen >= now() - make_interval(secs => ${windowParam})))`;
 
 const notes = (tenant: string, state: '0' | '1') => `
   SELECT pg_notify('${CHANNEL}', 'p|' || ${tenant} || '|' || subject || '|${state}|' || string_agg(rcpt, ','))
@@ -24,7 +31,7 @@ const notes = (tenant: string, state: '0' | '1') => `
  * online and are announced. `users` must be distinct and sorted (the row lock order, so two
  * processes asserting overlapping sets cannot deadlock). Returns the users that changed.
  */
-export async function assertOnline(db: Queryable, tenantId: string, users: readonly string[]): Promise<string[]> {
+export async function assertOnline(db: Queryable, tenantId: string, users: readonly string[], windowS: number): Promise<string[]> {
   const { rows } = await db.query<{ changed: string[] | null }>({
     name: 'presence_assert_online',
     text: `WITH up AS (
@@ -38,11 +45,10 @@ export async function assertOnline(db: Queryable, tenantId: string, users: reado
            rcpt AS (
              SELECT DISTINCT $1::text AS t, c.user_id AS subject, m2.user_id AS rcpt
              FROM changed c ${audience('$1', 'c.user_id')}
-             WHERE m2.user_id IN (SELECT user_id FROM up)
-                OR EXISTS (SELECT 1 FROM presence q WHERE q.tenant_id = $1 AND q.user_id = m2.user_id AND q.online)),
+             WHERE m2.user_id IN (SELECT user_id FROM up) OR ${connected('$1', '$3')}),
            note AS (${notes('$1::text', '1')})
            SELECT (SELECT array_agg(user_id) FROM changed) AS changed, (SELECT count(*) FROM note) AS notified`,
-    values: [tenantId, users],
+    values: [tenantId, users, windowS],
   });
   return rows[0]!.changed ?? [];
 }
@@ -66,7 +72,7 @@ export async function sweepOffline(db: Queryable, windowS: number, limit: number
            rcpt AS (
              SELECT DISTINCT d.tenant_id AS t, d.user_id AS subject, m2.user_id AS rcpt
              FROM down d ${audience('d.tenant_id', 'd.user_id')}
-             WHERE EXISTS (SELECT 1 FROM presence q WHERE q.tenant_id = d.tenant_id AND q.user_id = m2.user_id AND q.online)
+             WHERE ${connected('d.tenant_id', '$1')}
                AND NOT EXISTS (SELECT 1 FROM down x WHERE x.tenant_id = d.tenant_id AND x.user_id = m2.user_id)),
            note AS (${notes('t', '0')})
            SELECT d.tenant_id, d.user_id FROM down d, (SELECT count(*) FROM note) n`,
