@@ -173,7 +173,7 @@ export async function startService(config: Config, log: pino.Logger = createLogg
     server.closeIdleConnections();
     tick.stop();
     seen.stop();
-    presence?.stop();
+    await presence?.stop();
     registry.stop();
     jobs?.stop();
     await delivered.settle();

@@ -32,7 +32,7 @@ export class PresenceTracker {
   /** When this process last asserted a user (skips a write per poll of a poll loop). */
   private assertedAt = new Map<string, number>();
   private timer: NodeJS.Timeout;
-  private running = false;
+  private running: Promise<void> | null = null;
   private nextRefresh = 0;
   private nextSweep = 0;
   private readonly refreshMs: number;
@@ -55,14 +55,20 @@ export class PresenceTracker {
     set.add(userId);
   }
 
-  stop(): void {
+  /** Stops the rounds; resolves when a round in flight has finished (before the pool closes). */
+  stop(): Promise<void> {
     clearInterval(this.timer);
+    return this.running ?? Promise.resolve();
   }
 
   /** One round: assert new (and, every quarter window, all held) users; sweep when due. */
-  async tick(now = Date.now()): Promise<void> {
-    if (this.running) return; // a slow database must not pile up rounds
-    this.running = true;
+  tick(now = Date.now()): Promise<void> {
+    // A slow database must not pile up rounds.
+    this.running ??= this.round(now).finally(() => { this.running = null; });
+    return this.running;
+  }
+
+  private async round(now: number): Promise<void> {
     try {
       const due = this.fresh;
       this.fresh = new Map();
@@ -86,8 +92,6 @@ export class PresenceTracker {
       }
     } catch (err) {
       this.o.onError(err);
-    } finally {
-      this.running = false;
     }
   }
 

@@ -76,7 +76,9 @@ export class Signaller {
     if (!this.processes || Date.now() - this.processes.at > ttl) {
       this.processes = { n: await listeningProcesses(this.db), at: Date.now() };
     }
-    return this.processes.n <= 1;
+    // Exactly one: this process. Zero means the count cannot be trusted (listener down, or
+    // pg_stat_activity hides sessions): not alone as far as anyone can tell.
+    return this.processes.n === 1;
   }
 }
 

@@ -34,3 +34,38 @@ describe('signal notifications', () => {
     assert.equal(parseSignalNotification(['s', '', 'o', 'k', 'a', '{}']), null);
   });
 });
+
+describe('notices on a stalled stream', () => {
+  it('keep the latest per key, stay within 64 KiB (then drop: QoS 0), and flush when the socket drains', async () => {
+    const { StreamSession } = await import('../../app/delivery/streams.ts');
+    const { WaiterRegistry } = await import('../../app/delivery/waiters.ts');
+    const registry = new WaiterRegistry(20);
+    const written: [string, string][] = [];
+    let drain: (ok: boolean) => void = () => undefined;
+    const sink = {
+      messages: () => true, reset: () => true, heartbeat: () => true, end: () => undefined,
+      event: (e: string, d: string) => { written.push([e, d]); return written.length > 1; }, // the first write fills the socket
+      drained: () => new Promise<boolean>((r) => { drain = r; }),
+    };
+    const reader = { read: async () => [] } as never;
+    const s = new StreamSession(registry, reader, sink, 't', 'u', 'd', 0, { pageSize: 10, heartbeatMs: 60_000, closeAt: Date.now() + 60_000 });
+    try {
+      assert.equal(s.notice('signal', 'first', 'signal:a:typing'), true);
+      const big = (i: number) => `{"i":${i},"p":"${'x'.repeat(4000)}"}`;
+      for (let i = 0; i < 5; i++) assert.equal(s.notice('signal', big(i), 'signal:a:cursor'), true, 'same key: replaces');
+      let taken = 1;
+      while (s.notice('signal', big(100 + taken), `signal:s${taken}:t`)) taken++;
+      assert.ok(taken >= 14 && taken <= 16, `about 64 KiB of 4 KiB notices held (${taken})`);
+      assert.equal(s.notice('signal', big(999), 'signal:late:t'), false, 'full: dropped, not buffered');
+      assert.equal(written.length, 1, 'nothing written while the socket is full');
+      drain(true);
+      await new Promise((r) => setImmediate(r));
+      const cursor = written.filter(([, d]) => d.includes('"p"') && JSON.parse(d).i < 100);
+      assert.deepEqual(cursor.map(([, d]) => JSON.parse(d).i), [4], 'only the latest of a key');
+      assert.equal(written.length, 1 + 1 + (taken - 1), 'the first write, the latest cursor, and every other held key');
+    } finally {
+      s.close('closed');
+      registry.stop();
+    }
+  });
+});
