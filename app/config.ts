@@ -87,6 +87,42 @@ export interface Config {
   corsOrigins: readonly string[];
   /** Create the `demo` tenant and print its key on first start (default: only with the embedded DB). */
   demoTenant: boolean;
+
+  /** HTTP server limits (slowloris, idle sockets, huge headers); see createHttpServer. */
+  http: HttpLimits;
+  /** Token buckets (per second + burst) for publishes and connection opens; 0 per second = off. */
+  rates: RateLimitsConfig;
+  /** Concurrent held connections. */
+  streamsPerDevice: number;
+  streamsPerUser: number;
+  /** Held polls + open streams in this process; above it new ones get 503. */
+  connectionsMax: number;
+  /** A stream whose client has not taken its data for this long is closed (it resumes from its cursor). */
+  streamSlowCloseMs: number;
+  /** A stream with more than this many bytes queued in the process is closed. */
+  streamMaxBufferedBytes: number;
+}
+
+export interface HttpLimits {
+  headersTimeoutMs: number;
+  /** Whole request, body included (held polls are not affected: their request is read at once). */
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxHeaderBytes: number;
+}
+
+/** One token bucket: `perS` tokens a second, plus `burst` extra that refill over 10 s. */
+export interface Rate {
+  perS: number;
+  burst: number;
+}
+
+export interface RateLimitsConfig {
+  publishDevice: Rate;
+  publishKey: Rate;
+  publishTenant: Rate;
+  connectDevice: Rate;
+  connectTenant: Rate;
 }
 
 type Env = Record<string, string | undefined>;
@@ -135,6 +171,10 @@ function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], 
 function str(env: Env, name: string, def: string): string {
   const raw = env[name];
   return raw === undefined || raw === '' ? def : raw;
+}
+
+function rate(env: Env, name: string, perS: number, burst: number): Rate {
+  return Object.freeze({ perS: int(env, `${name}_PER_S`, perS, 0, 10_000_000), burst: int(env, `${name}_BURST`, burst, 0, 100_000_000) });
 }
 
 /** Builds the config from an environment (process.env by default); overrides win (tests). */
@@ -210,6 +250,35 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     jobRunsKeepDays: int(env, 'JOB_RUNS_KEEP_DAYS', 7, 1, 3650),
     corsOrigins: Object.freeze(str(env, 'CORS_ORIGINS', '').split(',').map((s) => s.trim()).filter(Boolean)),
     demoTenant: bool(env, 'MAILSLOT_DEMO', databaseUrl === ''),
+
+    http: Object.freeze({
+      // 10 s for the request head is generous for any real client and short for a slowloris.
+      headersTimeoutMs: int(env, 'HTTP_HEADERS_TIMEOUT_MS', 10_000, 500, 300_000),
+      // A publish body (at most 8 MB for a batch) must arrive within this; held polls are unaffected.
+      requestTimeoutMs: int(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 500, 600_000),
+      // Idle keep-alive sockets: just above what browsers and proxies reuse, so they are not cut mid-reuse.
+      keepAliveTimeoutMs: int(env, 'HTTP_KEEPALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
+      // 16 KiB: a JWT and cookies fit many times over; more is abuse.
+      maxHeaderBytes: int(env, 'HTTP_MAX_HEADER_BYTES', 16_384, 1024, 1024 * 1024),
+    }),
+    rates: Object.freeze({
+      // A client token publishing: a person typing or a script, not a firehose.
+      publishDevice: rate(env, 'RATE_PUBLISH_DEVICE', 20, 100),
+      // Server-side API keys (and the benchmarks) publish tens of thousands a second: generous.
+      publishKey: rate(env, 'RATE_PUBLISH_KEY', 50_000, 100_000),
+      publishTenant: rate(env, 'RATE_PUBLISH_TENANT', 100_000, 200_000),
+      // A poller re-polls once per answer; a hot inbox answers often. Stops reconnect storms.
+      connectDevice: rate(env, 'RATE_CONNECT_DEVICE', 50, 200),
+      // Thousands of browsers reconnecting at once after a deploy must get through.
+      connectTenant: rate(env, 'RATE_CONNECT_TENANT', 20_000, 50_000),
+    }),
+    // A few tabs sharing one token; more is a bug in the client.
+    streamsPerDevice: int(env, 'STREAMS_PER_DEVICE_MAX', 8, 1, 10_000),
+    streamsPerUser: int(env, 'STREAMS_PER_USER_MAX', 64, 1, 100_000),
+    // A held connection costs a socket and a few KB: 50,000 fit in ~1 GB with room to spare.
+    connectionsMax: int(env, 'CONNECTIONS_MAX', 50_000, 1, 10_000_000),
+    streamSlowCloseMs: int(env, 'STREAM_SLOW_CLOSE_MS', 30_000, 100, 3_600_000),
+    streamMaxBufferedBytes: int(env, 'STREAM_MAX_BUFFERED_BYTES', 1024 * 1024, 65_536, 1024 * 1024 * 1024),
     ...overrides,
   };
   if (cfg.pollTimeoutDefaultS > cfg.pollTimeoutMaxS) {
@@ -217,6 +286,12 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   }
   if (cfg.messageTtlDefaultS > cfg.messageTtlMaxS) {
     throw new ConfigError('MESSAGE_TTL_DEFAULT_S must not exceed MESSAGE_TTL_MAX_S');
+  }
+  if (cfg.http.headersTimeoutMs > cfg.http.requestTimeoutMs) {
+    throw new ConfigError('HTTP_HEADERS_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS');
+  }
+  if (cfg.streamsPerDevice > cfg.streamsPerUser) {
+    throw new ConfigError('STREAMS_PER_DEVICE_MAX must not exceed STREAMS_PER_USER_MAX');
   }
   if (cfg.publishConcurrency >= cfg.poolMax) {
     throw new ConfigError('PUBLISH_CONCURRENCY must be below PG_POOL_MAX (reads need connections too)');

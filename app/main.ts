@@ -28,13 +28,15 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   const service = await startService(config, log);
 
+  if (!config.demoTenant) process.stdout.write(`mailslot is running at ${service.url}\n`);
   if (config.demoTenant) {
     const key = await demoKey(service, config.dataDir, config.messageTtlMaxS);
     const u = service.url;
     process.stdout.write([
       '',
       `  mailslot is running at ${u}`,
-      `  demo page:        ${u}/`,
+      // The key rides in the URL fragment, which browsers never send to a server (see public/demo.js).
+      `  demo page:        ${u}/${key ? `#key=${key}` : ''}`,
       key ? `  demo admin key:   ${key}` : '  demo tenant exists; its admin key is not stored here (npm run mailslot -- key create demo)',
       '',
       '  Try it (a second terminal):',

@@ -18,6 +18,8 @@ import { Publisher } from './services/publish.ts';
 import { heads } from './services/inbox.ts';
 import { createAuthenticator } from './http/auth.ts';
 import { createApp, createHttpServer } from './http/server.ts';
+import { RateLimits } from './http/limits.ts';
+import { ConnectionSlots } from './delivery/slots.ts';
 import type { Deps } from './http/deps.ts';
 import type PgBoss from 'pg-boss';
 import { startBoss } from '../jobs/boss.ts';
@@ -143,12 +145,14 @@ export async function startService(config: Config, log: pino.Logger = createLogg
       return { database, migrations, listener: listener.ready };
     },
   };
+  const rates = new RateLimits(config.rates);
+  const slots = new ConnectionSlots({ streamsPerDevice: config.streamsPerDevice, streamsPerUser: config.streamsPerUser, total: config.connectionsMax });
   const deps: Deps = {
-    config, db, registry, reader, publisher, signals, delivered, auth, log, readiness,
+    config, db, registry, reader, publisher, signals, delivered, auth, log, readiness, rates, slots,
     ops: { metrics, deliveries, stats }, httpLog: config.logHttp ? log : null, listenerReady: () => listener.ready,
   };
 
-  const server = createHttpServer(createApp(deps));
+  const server = createHttpServer(createApp(deps), config.http);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());

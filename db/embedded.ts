@@ -15,6 +15,8 @@ export interface EmbeddedDb {
   /** PID of the postmaster (tests stop and start it to simulate outages). */
   pid: () => number | null;
   stop: () => Promise<void>;
+  /** Starts it again after stop() (outage tests); not available for an adopted postmaster. */
+  start: () => Promise<void>;
 }
 
 export async function freePort(): Promise<number> {
@@ -102,6 +104,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<EmbeddedDb> {
     return {
       url: urlFor(running.port), port: running.port, dataDir: pgdata, adopted: true, pid: () => running.pid,
       stop: async () => { if (alive(running.pid)) { process.kill(running.pid, 'SIGINT'); await waitExit(running.pid, 15000); } },
+      start: () => Promise.reject(new Error('an adopted PostgreSQL cannot be restarted from here')),
     };
   }
 
@@ -131,7 +134,7 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<EmbeddedDb> {
   // A stale postmaster.pid (the process is gone) would stop the new postmaster from starting.
   if (running) await fs.rm(path.join(pgdata, 'postmaster.pid'), { force: true });
   await pgInstance.start();
-  const started = await readPostmaster(pgdata);
+  let started = await readPostmaster(pgdata);
   return {
     url: urlFor(port),
     port,
@@ -139,5 +142,9 @@ export async function startEmbedded(o: EmbeddedOptions): Promise<EmbeddedDb> {
     adopted: false,
     pid: () => started?.pid ?? null,
     stop: () => pgInstance.stop(),
+    start: async () => {
+      await pgInstance.start();
+      started = await readPostmaster(pgdata);
+    },
   };
 }

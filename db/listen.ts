@@ -39,7 +39,10 @@ export class Listener extends EventEmitter<ListenerEvents> {
 
   private async connect(): Promise<void> {
     if (this.closed) return;
-    const client = new pg.Client({ connectionString: this.connectionString, keepAlive: true, application_name: 'mailslot-listen' });
+    // A connect that never completes (an unreachable host) must not stall reconnecting forever.
+    const client = new pg.Client({
+      connectionString: this.connectionString, keepAlive: true, application_name: 'mailslot-listen', connectionTimeoutMillis: 5000,
+    });
     this.client = client;
     client.on('error', (err) => this.lost(client, err));
     client.on('end', () => this.lost(client, new Error('LISTEN connection ended')));

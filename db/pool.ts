@@ -26,6 +26,9 @@ export function createPool(connectionString: string, o: PoolOptions): pg.Pool {
     idleTimeoutMillis: 30_000,
     keepAlive: true,
     statement_timeout: o.statementTimeoutMs,
+    // statement_timeout is the server's; when the server itself is unreachable mid-query (a network
+    // partition, a frozen host) only a client-side timeout ends the wait. The client is then discarded.
+    query_timeout: o.statementTimeoutMs + 2000,
     application_name: o.applicationName ?? 'mailslot',
     ...(o.options ? { options: o.options } : {}),
   });
@@ -68,5 +71,5 @@ export function isConnectionError(err: unknown): boolean {
   if (/^(08|57P0[1-3]|53300)/.test(code)) return true; // connection exception, admin/crash shutdown, too many connections
   if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return true;
   const msg = e.message ?? '';
-  return /timeout exceeded when trying to connect|Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(msg);
+  return /timeout exceeded when trying to connect|Connection terminated|connection timeout|Client has encountered a connection error|not queryable|Query read timeout/i.test(msg);
 }

@@ -76,7 +76,6 @@ async function refresh() {
     $('delivery-p99').textContent = dp === null ? '–' : dp === Infinity ? '> 1 h' : `≤ ${duration(dp)}`;
     $('oldest-unacked').textContent = o.oldestUnackedAgeS == null ? 'none' : duration(o.oldestUnackedAgeS);
     $('outbox').textContent = o.outboxBacklog ?? 'n/a';
-    $('outbox').title = o.outboxBacklog == null ? 'this database has no outbox table' : '';
     $('dead-count').textContent = o.deadLetters ?? 'n/a';
     $('published-total').textContent = o.published ?? 'metrics off';
     $('delivered-total').textContent = o.delivered?.total ?? 'metrics off';
@@ -129,7 +128,7 @@ async function trace(id) {
   if (status !== 200) return out.append(el('p', { class: 'error' }, t?.message ?? `HTTP ${status}`));
   const m = t.message;
   out.append(el('p', {}, `${m.type} from ${m.from}${m.group ? ` to group ${m.group}` : ''}, created ${new Date(m.createdAt).toLocaleString()}; `,
-    `${t.recipientCount} recipient(s)${t.truncated ? ` (first ${t.recipients.length} shown)` : ''}; fan-out: ${t.fanout.state}.`));
+    `${t.recipientCount} recipient(s)${t.truncated ? ` (first ${t.recipients.length} shown)` : ''}; fan-out: ${t.fanout.mode === 'group' ? `${t.fanout.state}, ${t.fanout.done} of ${t.fanout.total} members` : t.fanout.state}.`));
   const rows = [];
   for (const r of t.recipients) {
     if (!r.devices.length) rows.push([r.user, r.seq, yesNo(r.read), el('span', { class: 'empty' }, 'no device yet'), '–', '–']);
@@ -141,8 +140,7 @@ async function trace(id) {
     }
   }
   out.append(el('div', { id: 'trace-table' }, table(['user', 'seq', 'read', 'device', 'written to a connection', 'acknowledged'], rows)));
-  if (t.deadLetters === null) out.append(el('p', { class: 'empty' }, 'No dead-letter table in this database.'));
-  else if (t.deadLetters.length) out.append(el('p', { class: 'error' }, `${t.deadLetters.length} dead-letter row(s) concern this message.`));
+  if (t.deadLetters.length) out.append(el('p', { class: 'error' }, `${t.deadLetters.length} dead-letter row(s) concern this message.`));
 }
 
 async function devices(user) {

@@ -30,16 +30,9 @@ export interface SignalResult {
   here: number;
 }
 
-/**
- * Admission of a signal before anything is resolved or sent: the single place where a rate
- * limiter checks signals (it throws ApiError('rate_limited', …, {}, retryAfterS) to refuse).
- */
-export type SignalAdmission = (i: SignalInput) => void | Promise<void>;
-
 export interface SignallerOptions {
   /** This process's id in notifications (its echo is skipped). */
   origin: string;
-  admit?: SignalAdmission;
   /** How long the count of listening processes is reused. */
   processesCacheMs?: number;
   /** Counts connections reached (metrics). */
@@ -52,7 +45,6 @@ export class Signaller {
   constructor(private readonly db: Pool, private readonly registry: WaiterRegistry, private readonly o: SignallerOptions) {}
 
   async send(input: SignalInput): Promise<SignalResult> {
-    await this.o.admit?.(input);
     const s = await resolveSignal(this.db, input);
     const here = deliverLocal(this.registry, s.tenantId, s.recipients, 'signal', s.json, s.key);
     this.o.onDelivered?.(here);

@@ -1,12 +1,18 @@
 // One open SSE stream: a waiter that never times out. It holds a cursor, not a queue: on every
-// wake it pages through the inbox from its cursor, and while the socket's buffer is full it stops
-// reading until 'drain' — a slow client costs at most one page of memory.
+// wake it pages through the inbox from its cursor, writing in chunks of about CHUNK_BYTES; when the
+// socket's buffer is full it stops (the rest of the page is read again later) until 'drain' — a
+// slow client costs about one chunk of memory. A client that takes nothing for `slowCloseMs` is
+// cut off; it resumes from its cursor and loses nothing.
 //
 // Start (Mercure's order): register, then replay from the cursor to the head, then whatever
 // arrived meanwhile — a wake during a pump sets `again`, so nothing is missed or sent twice.
 import type { InboxReader, Entry } from '../services/reader.ts';
 import type { StreamWaiter, WaiterRegistry } from './waiters.ts';
 
+/** Frames written per socket write; a slow reader holds about this much beyond the socket buffer. */
+export const CHUNK_BYTES = 64 * 1024;
+/** Entries read per page once the client has fallen behind: a full page would mostly be read again. */
+const BEHIND_PAGE = 32;
 /** Notices held for a stalled socket, at most (a few signals of the 4 KiB maximum). */
 const HELD_MAX_BYTES = 64 * 1024;
 
@@ -19,8 +25,8 @@ export interface StreamSink {
   /** Any other event, without an id. */
   event(event: string, data: string): boolean;
   heartbeat(): boolean;
-  /** Resolves when the socket can take more; false when it closed instead. */
-  drained(): Promise<boolean>;
+  /** Resolves when the socket can take more, or when it closed, or when `withinMs` passed first. */
+  drained(withinMs: number): Promise<'drained' | 'closed' | 'timeout'>;
   end(reason: StreamEnd): void;
 }
 
@@ -29,6 +35,8 @@ export interface StreamOptions {
   heartbeatMs: number;
   /** Absolute time at which the stream is closed so proxies recycle it (jittered by the caller). */
   closeAt: number;
+  /** A client that takes none of its data for this long is closed as a slow reader. */
+  slowCloseMs: number;
   /** Told the highest seq written after each page (the delivered hint of the compensation scan). */
   onSent?: (seq: number) => void;
 }
@@ -45,6 +53,7 @@ export class StreamSession implements StreamWaiter {
   private held: Map<string, { event: string; data: string }> | null = null;
   private heldBytes = 0;
   private blocked = false;
+  private behind = false;
   cursor: number;
 
   constructor(
@@ -112,19 +121,21 @@ export class StreamSession implements StreamWaiter {
   }
 
   private async waitDrain(): Promise<void> {
-    if (!this.blocked && !(await this.drained())) this.close('closed');
+    if (this.blocked) return;
+    const r = await this.drained();
+    if (r !== 'drained') this.close(r === 'closed' ? 'closed' : 'slow');
   }
 
-  /** Waits for 'drain' (false: the socket closed), then sends the notices held meanwhile. */
-  private async drained(): Promise<boolean> {
+  /** Waits for 'drain' (or the socket's end, or the slow-reader limit), then sends the notices held meanwhile. */
+  private async drained(): Promise<'drained' | 'closed' | 'timeout'> {
     this.blocked = true;
-    const ok = await this.sink.drained();
+    const r = await this.sink.drained(this.opts.slowCloseMs);
     this.blocked = false;
     const held = this.held;
     this.held = null;
     this.heldBytes = 0;
-    if (ok && held) for (const [key, n] of held) this.notice(n.event, n.data, key);
-    return ok;
+    if (r === 'drained' && held) for (const [key, n] of held) this.notice(n.event, n.data, key);
+    return r;
   }
 
   /** The client went away. */
@@ -154,6 +165,22 @@ export class StreamSession implements StreamWaiter {
     });
   }
 
+  /** Writes entries chunk by chunk, advancing the cursor; false as soon as the socket is full. */
+  private write(entries: readonly Entry[]): boolean {
+    let i = 0;
+    while (i < entries.length && this.open) {
+      let j = i;
+      let bytes = 0;
+      while (j < entries.length && (j === i || bytes + entries[j]!.json.length <= CHUNK_BYTES)) bytes += entries[j++]!.json.length;
+      const ok = this.sink.messages(entries.slice(i, j));
+      this.cursor = entries[j - 1]!.seq;
+      this.lastWrite = Date.now();
+      i = j;
+      if (!ok) return false;
+    }
+    return true;
+  }
+
   private async drain(): Promise<void> {
     do {
       this.again = false;
@@ -162,17 +189,21 @@ export class StreamSession implements StreamWaiter {
           if (this.rewindTo < this.cursor) this.cursor = this.rewindTo;
           this.rewindTo = null;
         }
-        const entries = await this.reader.read(this.tenantId, this.userId, this.cursor, this.opts.pageSize);
+        const limit = this.behind ? Math.min(BEHIND_PAGE, this.opts.pageSize) : this.opts.pageSize;
+        const entries = await this.reader.read(this.tenantId, this.userId, this.cursor, limit);
         if (!this.open || entries.length === 0) break;
         const first = entries[0]!.seq;
         // Seqs are gap-free when written; a gap means the entries in it expired meanwhile.
         if (first > this.cursor + 1) this.sink.reset(first);
-        const ok = this.sink.messages(entries);
-        this.cursor = entries[entries.length - 1]!.seq;
-        this.lastWrite = Date.now();
+        this.behind = !this.write(entries);
         this.opts.onSent?.(this.cursor);
-        if (!ok && !(await this.drained())) return this.close('closed');
-        if (entries.length < this.opts.pageSize) break;
+        if (this.behind) {
+          const r = await this.drained();
+          if (r === 'closed') return this.close('closed');
+          if (r === 'timeout') return this.close('slow');
+          continue; // from the cursor: what was left of the page is read again (bodies are cached)
+        }
+        if (entries.length < limit) break;
       }
     } while ((this.again || this.rewindTo !== null) && this.open);
   }

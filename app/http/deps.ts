@@ -9,6 +9,8 @@ import type { Authenticator } from './auth.ts';
 import type pino from 'pino';
 import type { Ops } from '../ops/observe.ts';
 import type { Signaller } from '../delivery/signals.ts';
+import type { RateLimits } from './limits.ts';
+import type { ConnectionSlots } from '../delivery/slots.ts';
 
 export interface Log {
   info(obj: object, msg?: string): void;
@@ -40,4 +42,6 @@ export interface Deps {
   /** Request logger; null when LOG_HTTP is off. */
   httpLog: pino.Logger | null;
   listenerReady: () => boolean;
+  rates: RateLimits;
+  slots: ConnectionSlots;
 }

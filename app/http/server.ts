@@ -3,12 +3,11 @@
 // 404 -> the one error mapper.
 import http from 'node:http';
 import crypto from 'node:crypto';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import express, { type RequestHandler } from 'express';
 import helmet from 'helmet';
 import './types.ts';
 import type { Deps } from './deps.ts';
+import type { HttpLimits } from '../config.ts';
 import { authenticate } from './auth.ts';
 import { errorMiddleware, sendError } from './errors.ts';
 import { ApiError } from '../errors.ts';
@@ -26,9 +25,7 @@ import { opsRoutes } from './routes/ops.ts';
 import { signalRoutes } from './routes/signals.ts';
 import { httpLogger } from './logging.ts';
 import { requestMetrics } from './instrument.ts';
-
-// Static pages (the operations console; the demo) live in public/ at the repository root.
-const PUBLIC_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../public');
+import { pageRoutes } from './routes/pages.ts';
 
 const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 
@@ -79,6 +76,7 @@ export function createApp(d: Deps): express.Express {
   app.use(cors(d.config.corsOrigins));
 
   app.use(healthRoutes(d));
+  app.use(pageRoutes());
 
   const json = (limit: string) => express.json({ limit, strict: true, type: ['application/json', 'application/*+json'] });
   app.use('/v1/messages/batch', json('8mb'));
@@ -97,27 +95,28 @@ export function createApp(d: Deps): express.Express {
   app.use(receiptRoutes(d));
   app.use(opsRoutes(d));
   app.use(signalRoutes(d));
-  app.use(express.static(PUBLIC_DIR, { index: false, maxAge: 0 }));
 
   app.use((req, res) => sendError(req, res, new ApiError('not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorMiddleware(d.log));
   return app;
 }
 
-export interface ServerTimeouts {
-  headersTimeoutMs: number;
-  keepAliveTimeoutMs: number;
-}
-
 /**
  * Node's defaults would cut or keep the wrong things: held polls and streams must live as long as
- * they need (no request/socket timeout once the request is read), while slow headers (slowloris)
- * and idle keep-alive sockets are dropped.
+ * they need (no socket inactivity timeout; requestTimeout ends once a request has been read, which
+ * for a GET is at once), while slow heads (slowloris), slow bodies and idle keep-alive sockets are
+ * dropped. Node enforces the head and request timeouts on a periodic check (30 s by default), which
+ * would let a slowloris hold a socket far longer than the timeout: the check runs at least every
+ * second here.
  */
-export function createHttpServer(app: express.Express, t: ServerTimeouts = { headersTimeoutMs: 15_000, keepAliveTimeoutMs: 5_000 }): http.Server {
-  const server = http.createServer({ maxHeaderSize: 16 * 1024, requestTimeout: t.headersTimeoutMs * 2 }, app);
-  server.headersTimeout = t.headersTimeoutMs;
-  server.keepAliveTimeout = t.keepAliveTimeoutMs;
+export function createHttpServer(app: express.Express, t: HttpLimits): http.Server {
+  const server = http.createServer({
+    maxHeaderSize: t.maxHeaderBytes,
+    headersTimeout: t.headersTimeoutMs,
+    requestTimeout: t.requestTimeoutMs,
+    keepAliveTimeout: t.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(t.headersTimeoutMs / 4))),
+  }, app);
   server.timeout = 0;
   return server;
 }

@@ -47,50 +47,79 @@ export function openSse(req: Request, res: Response, o: SseOpen): void {
   res.write((o.padding ? PADDING : '') + `retry: ${o.retryMs}\n\n`);
 }
 
+/**
+ * The response side of one stream. Every write goes through put(): writers that do not wait for
+ * 'drain' (events pushed by other features) cannot grow the queue past `maxBufferedBytes` — the
+ * stream is cut instead, and the client resumes from its cursor.
+ */
 export class SseSink implements StreamSink {
-  /** `onWrite` learns of every page of entries handed to the socket (metrics, delivery record). */
-  constructor(private readonly res: Response, private readonly onWrite?: (entries: readonly Entry[]) => void) {}
+  /**
+   * visiblePings: heartbeats as `event: ping` (EventSource cannot see comments), for ?ping=1.
+   * `onWrite` learns of every page of entries handed to the socket (metrics, delivery record).
+   */
+  constructor(
+    private readonly res: Response,
+    private readonly visiblePings = false,
+    private readonly maxBufferedBytes = 1024 * 1024,
+    private readonly onWrite?: (entries: readonly Entry[]) => void,
+  ) {}
 
   ready(since: number, head: number): boolean {
-    return this.res.write(frame('ready', `{"since":${since},"head":${head}}`));
+    return this.put(frame('ready', `{"since":${since},"head":${head}}`));
   }
 
   messages(entries: readonly Entry[]): boolean {
-    const ok = this.res.write(messagesFrames(entries));
+    const ok = this.put(messagesFrames(entries));
     this.onWrite?.(entries);
     return ok;
   }
 
   reset(oldest: number): boolean {
-    return this.res.write(frame('reset', `{"oldest":${oldest}}`));
+    return this.put(frame('reset', `{"oldest":${oldest}}`));
   }
 
   /** Any other event without an id (read markers, signals, presence). */
   event(event: string, data: string): boolean {
-    return this.res.write(frame(event, data));
+    return this.put(frame(event, data));
   }
 
   heartbeat(): boolean {
-    return this.res.write(': keepalive\n\n');
+    return this.put(this.visiblePings ? 'event: ping\ndata: {}\n\n' : ': keepalive\n\n');
   }
 
-  drained(): Promise<boolean> {
+  drained(withinMs: number): Promise<'drained' | 'closed' | 'timeout'> {
     const res = this.res;
-    if (res.destroyed || res.writableEnded) return Promise.resolve(false);
+    if (res.destroyed || res.writableEnded) return Promise.resolve('closed');
+    if (!res.writableNeedDrain) return Promise.resolve('drained');
     return new Promise((resolve) => {
-      const done = (ok: boolean) => {
+      const done = (r: 'drained' | 'closed' | 'timeout') => {
+        clearTimeout(timer);
         res.off('drain', onDrain);
         res.off('close', onClose);
-        resolve(ok);
+        resolve(r);
       };
-      const onDrain = () => done(true);
-      const onClose = () => done(false);
+      const onDrain = () => done('drained');
+      const onClose = () => done('closed');
+      const timer = setTimeout(() => done('timeout'), withinMs);
       res.on('drain', onDrain);
       res.on('close', onClose);
     });
   }
 
-  end(_reason: StreamEnd): void {
-    if (!this.res.writableEnded) this.res.end();
+  end(reason: StreamEnd): void {
+    // A slow reader would never take what is queued: free it now rather than wait on the socket.
+    if (reason === 'slow') this.res.destroy();
+    else if (!this.res.writableEnded) this.res.end();
+  }
+
+  private put(text: string): boolean {
+    const res = this.res;
+    if (res.destroyed || res.writableEnded) return false;
+    const ok = res.write(text);
+    if (res.writableLength > this.maxBufferedBytes) {
+      res.destroy();
+      return false;
+    }
+    return ok;
   }
 }

@@ -29,7 +29,13 @@ export const TYPE_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 export const Id = z.string().regex(ID_RE, 'must be 1-128 characters of A-Z a-z 0-9 . _ : @ -');
 export const MessageType = z.string().regex(TYPE_RE, 'must be 1-64 characters of A-Z a-z 0-9 . _ : -');
 const DedupId = z.string().regex(/^[\x21-\x7e]{1,128}$/, 'must be 1-128 printable ASCII characters');
-const JsonObject = z.record(z.string(), z.unknown());
+// Not z.record: it copies the object and drops a "__proto__" key, so a payload would be stored
+// other than sent. JSON.parse makes such keys plain own properties; the object is kept as parsed
+// and stored faithfully (it is only ever serialised again, never merged into another object).
+const JsonObject = z.custom<Record<string, unknown>>(
+  (v) => v !== null && typeof v === 'object' && !Array.isArray(v),
+  { message: 'must be a JSON object' },
+).meta({ type: 'object', additionalProperties: true, description: 'any JSON object' });
 
 export const PublishBody = z.strictObject({
   to: z.array(Id).min(1).max(LIMITS.recipients).optional(),

@@ -34,12 +34,8 @@ export class Stats {
   }
 
   private async read(): Promise<Figures> {
-    const [oldest, hasOutbox, hasDead, lastRuns] = await Promise.all([
-      q.oldestUnackedAgeS(this.db), q.tableExists(this.db, 'outbox'), q.tableExists(this.db, 'dead_letters'), q.lastJobRuns(this.db),
-    ]);
-    const [outbox, dead] = await Promise.all([
-      hasOutbox ? q.countRows(this.db, 'outbox') : null,
-      hasDead ? q.countRows(this.db, 'dead_letters') : null,
+    const [oldest, outbox, dead, lastRuns] = await Promise.all([
+      q.oldestUnackedAgeS(this.db), q.outboxBacklog(this.db), q.openDeadLetters(this.db), q.lastJobRuns(this.db),
     ]);
     this.last = { at: new Date(), oldestUnackedAgeS: oldest, outboxBacklog: outbox, deadLetters: dead, lastRuns };
     return this.last;

@@ -56,12 +56,23 @@ export class InboxReader {
   private async run(tenantId: string, reqs: Request[]): Promise<void> {
     try {
       const refs = await readEntries(this.db, tenantId, reqs.map((r) => r.userId), reqs.map((r) => r.since), reqs.map((r) => r.limit));
-      const missing = [...new Set(refs.filter((r) => !this.cache.has(r.messageId)).map((r) => r.messageId))];
-      const fetched = missing.length ? await readBodies(this.db, tenantId, missing) : new Map<string, string>();
-      for (const [id, body] of fetched) this.remember(id, body);
+      // Bodies found in the cache are held here: remembering the fetched ones may evict them, and an
+      // entry without a body would look expired (a false gap, skipped by the reader).
+      const bodies = new Map<string, string>();
+      const missing = new Set<string>();
+      for (const r of refs) {
+        const hit = this.cache.get(r.messageId);
+        if (hit !== undefined) bodies.set(r.messageId, hit);
+        else missing.add(r.messageId);
+      }
+      const fetched = missing.size ? await readBodies(this.db, tenantId, [...missing]) : new Map<string, string>();
+      for (const [id, body] of fetched) {
+        bodies.set(id, body);
+        this.remember(id, body);
+      }
       const out: Entry[][] = reqs.map(() => []);
       for (const ref of refs) {
-        const body = this.cache.get(ref.messageId) ?? fetched.get(ref.messageId);
+        const body = bodies.get(ref.messageId);
         // No body: the message expired between the two reads; its entry goes with it.
         if (body !== undefined) out[ref.row]!.push({ seq: ref.seq, json: withSeq(ref.seq, body) });
       }

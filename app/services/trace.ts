@@ -19,25 +19,24 @@ export interface Trace {
   /** True when more recipients exist than are listed. */
   truncated: boolean;
   recipients: { user: string; seq: number; read: boolean; readSeq: number; devices: TraceDeviceOut[] }[];
-  fanout: { mode: 'inline' | 'group'; state: string; outbox: Record<string, unknown>[] | null };
-  /** null: this database has no dead_letters table. */
-  deadLetters: Record<string, unknown>[] | null;
+  fanout: {
+    mode: 'inline' | 'group';
+    /** inline: done in the publish transaction; else the outbox state (pending, done, expired). */
+    state: string;
+    total: number | null;
+    done: number | null;
+    attempts: number | null;
+    lastError: string | null;
+    finishedAt: string | null;
+  };
+  deadLetters: { id: string; user: string; device: string; fromSeq: number; toSeq: number; attempts: number; reason: string; state: string; createdAt: string }[];
 }
-
-const num = (r: Record<string, unknown>, ...keys: string[]): number | null => {
-  for (const k of keys) if (typeof r[k] === 'number') return r[k] as number;
-  return null;
-};
-const str = (r: Record<string, unknown>, ...keys: string[]): string | null => {
-  for (const k of keys) if (typeof r[k] === 'string') return r[k] as string;
-  return null;
-};
 
 export async function traceMessage(db: Queryable, tenantId: string, id: string, maxRecipients = 1000): Promise<Trace | null> {
   const m = await q.traceMessage(db, tenantId, id);
   if (!m) return null;
-  const [rec, hasOutbox, hasDead] = await Promise.all([
-    q.traceRecipients(db, tenantId, id, maxRecipients), q.tableExists(db, 'outbox'), q.tableExists(db, 'dead_letters'),
+  const [rec, outbox, dead] = await Promise.all([
+    q.traceRecipients(db, tenantId, id, maxRecipients), q.outboxOf(db, tenantId, id), q.deadLettersOf(db, tenantId, id),
   ]);
   const byUser = new Map<string, Trace['recipients'][number]>();
   for (const r of rec.rows) {
@@ -52,29 +51,16 @@ export async function traceMessage(db: Queryable, tenantId: string, id: string, 
       lastSeen: r.lastSeen!.toISOString(),
     });
   }
-  const outbox = hasOutbox ? await q.tenantRows(db, 'outbox', tenantId, id) : null;
-  let fanoutState = 'done in the publish transaction';
-  if (m.groupId !== null) {
-    if (outbox === null) fanoutState = 'unknown: no outbox table';
-    else fanoutState = outbox.length ? 'in progress' : 'finished';
-  }
-  let deadLetters: Record<string, unknown>[] | null = null;
-  if (hasDead) {
-    // Dead letters name a device's seq range rather than a message: keep those covering a recipient's seq.
-    deadLetters = (await q.tenantRows(db, 'dead_letters', tenantId, null)).filter((row) => {
-      if (JSON.stringify(row).includes(id)) return true;
-      const u = byUser.get(str(row, 'user_id', 'user') ?? '');
-      const from = num(row, 'from_seq', 'fromSeq');
-      const to = num(row, 'to_seq', 'toSeq');
-      return u !== undefined && from !== null && to !== null && from <= u.seq && u.seq <= to;
-    });
-  }
   return {
     message: { id: m.id, from: m.sender, group: m.groupId, type: m.type, createdAt: m.createdAt.toISOString(), expiresAt: m.expiresAt.toISOString() },
     recipientCount: rec.recipients,
     truncated: rec.recipients > byUser.size,
     recipients: [...byUser.values()],
-    fanout: { mode: m.groupId === null ? 'inline' : 'group', state: fanoutState, outbox },
-    deadLetters,
+    fanout: outbox
+      ? { mode: 'group', state: outbox.state, total: outbox.total, done: outbox.done, attempts: outbox.attempts, lastError: outbox.lastError, finishedAt: outbox.finishedAt?.toISOString() ?? null }
+      : { mode: 'inline', state: 'done in the publish transaction', total: null, done: null, attempts: null, lastError: null, finishedAt: null },
+    deadLetters: dead.map((d) => ({
+      id: d.id, user: d.userId, device: d.deviceId, fromSeq: d.fromSeq, toSeq: d.toSeq, attempts: d.attempts, reason: d.reason, state: d.state, createdAt: d.createdAt.toISOString(),
+    })),
   };
 }

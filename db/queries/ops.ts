@@ -1,12 +1,6 @@
 // Operations figures and the delivery record: cheap aggregate queries for /metrics and the console
 // (cached by the caller between scrapes), batched delivery-record writes, and the trace of one message.
-// Tables owned by other features (outbox, dead_letters) may be absent: callers check `tableExists`.
 import type { Queryable } from '../pool.ts';
-
-export async function tableExists(db: Queryable, name: string): Promise<boolean> {
-  const { rows } = await db.query<{ ok: boolean }>({ name: 'table_exists', text: 'SELECT to_regclass($1) IS NOT NULL AS ok', values: [name] });
-  return rows[0]?.ok ?? false;
-}
 
 /**
  * Age in seconds of the oldest entry some device has not acknowledged (null: none). One index
@@ -25,9 +19,15 @@ export async function oldestUnackedAgeS(db: Queryable): Promise<number | null> {
   return rows[0]?.age ?? null;
 }
 
-export async function countRows(db: Queryable, table: 'outbox' | 'dead_letters'): Promise<number> {
-  // The name is one of two literals (never input), so it may be spliced into the text.
-  const { rows } = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
+/** Queued group fan-outs not finished yet (the partial index outbox_pending serves it). */
+export async function outboxBacklog(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ n: number }>({ name: 'outbox_backlog', text: "SELECT count(*)::int AS n FROM outbox WHERE state = 'pending'" });
+  return rows[0]?.n ?? 0;
+}
+
+/** Dead letters waiting for an operator (retried, discarded and acked ones are history). */
+export async function openDeadLetters(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ n: number }>({ name: 'open_dead_letters', text: "SELECT count(*)::int AS n FROM dead_letters WHERE state = 'open'" });
   return rows[0]?.n ?? 0;
 }
 
@@ -144,18 +144,50 @@ export async function traceRecipients(db: Queryable, tenantId: string, id: strin
   };
 }
 
-/**
- * Rows of an optional table (outbox, dead_letters) of one tenant as JSON objects, optionally only
- * those whose JSON mentions `mention` (a message id). Their columns belong to other features and
- * may change: matching on the row's JSON works for any layout keyed by tenant_id.
- */
-export async function tenantRows(db: Queryable, table: 'outbox' | 'dead_letters', tenantId: string, mention: string | null, limit = 1000): Promise<Record<string, unknown>[]> {
-  const { rows } = await db.query<{ r: Record<string, unknown> }>({
-    text: `SELECT to_jsonb(t) AS r FROM ${table} t
-           WHERE to_jsonb(t)->>'tenant_id' = $1 AND ($2::text IS NULL OR strpos(to_jsonb(t)::text, $2) > 0) LIMIT $3`,
-    values: [tenantId, mention, limit],
+export interface OutboxState {
+  state: string;
+  total: number;
+  done: number;
+  attempts: number;
+  lastError: string | null;
+  createdAt: Date;
+  finishedAt: Date | null;
+}
+
+/** The fan-out state of a queued group message (null: it was fanned out inline). */
+export async function outboxOf(db: Queryable, tenantId: string, messageId: string): Promise<OutboxState | null> {
+  const { rows } = await db.query<{ state: string; total: number; done: number; attempts: number; last_error: string | null; created_at: Date; finished_at: Date | null }>({
+    name: 'outbox_of',
+    text: `SELECT state, total, done, attempts, last_error, created_at, finished_at FROM outbox WHERE tenant_id = $1 AND message_id = $2`,
+    values: [tenantId, messageId],
   });
-  return rows.map((r) => r.r);
+  const r = rows[0];
+  return r ? { state: r.state, total: r.total, done: r.done, attempts: r.attempts, lastError: r.last_error, createdAt: r.created_at, finishedAt: r.finished_at } : null;
+}
+
+export interface DeadLetterRow {
+  id: string;
+  userId: string;
+  deviceId: string;
+  fromSeq: number;
+  toSeq: number;
+  attempts: number;
+  reason: string;
+  state: string;
+  createdAt: Date;
+}
+
+/** Dead letters whose seq range covers this message's seq in its recipient's inbox. */
+export async function deadLettersOf(db: Queryable, tenantId: string, messageId: string): Promise<DeadLetterRow[]> {
+  const { rows } = await db.query<{ id: string; user_id: string; device_id: string; from_seq: number; to_seq: number; attempts: number; reason: string; state: string; created_at: Date }>({
+    name: 'dead_letters_of',
+    text: `SELECT d.id::text, d.user_id, d.device_id, d.from_seq, d.to_seq, d.attempts, d.reason, d.state, d.created_at
+           FROM inbox_entries e JOIN dead_letters d ON d.tenant_id = e.tenant_id AND d.user_id = e.user_id
+             AND e.seq BETWEEN d.from_seq AND d.to_seq
+           WHERE e.tenant_id = $1 AND e.message_id = $2 ORDER BY d.created_at DESC LIMIT 1000`,
+    values: [tenantId, messageId],
+  });
+  return rows.map((r) => ({ id: r.id, userId: r.user_id, deviceId: r.device_id, fromSeq: r.from_seq, toSeq: r.to_seq, attempts: r.attempts, reason: r.reason, state: r.state, createdAt: r.created_at }));
 }
 
 export interface DeviceRow {

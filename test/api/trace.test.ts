@@ -6,7 +6,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { startApp, uid, type TestApp } from '../helpers/app.ts';
 import { openSse } from '../helpers/sse.ts';
-import { testDb } from '../helpers/db.ts';
+import { testDb, sql } from '../helpers/db.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const run = promisify(execFile);
 
@@ -15,8 +16,8 @@ interface TraceBody {
   recipientCount: number;
   truncated: boolean;
   recipients: { user: string; seq: number; read: boolean; devices: { device: string; written: { at: string; transport: string }[]; acknowledged: boolean; ackedSeq: number }[] }[];
-  fanout: { mode: string; state: string };
-  deadLetters: unknown[] | null;
+  fanout: { mode: string; state: string; total: number | null; done: number | null; finishedAt: string | null };
+  deadLetters: { user: string; device: string; fromSeq: number; toSeq: number }[];
 }
 
 describe('delivery trace', () => {
@@ -101,5 +102,38 @@ describe('delivery trace', () => {
     assert.equal((await trace(sent.id, app.tenant.publishKey)).status, 403);
     assert.equal((await trace('not-a-uuid')).status, 400);
     assert.equal((await trace('00000000-0000-4000-8000-000000000000')).status, 404);
+  });
+
+  it('after the queued fan-out of a large group, shows it finished for every member', async function () {
+    this.timeout(120_000);
+    const group = uid('big');
+    const members = Array.from({ length: 1500 }, (_, i) => `${group}-m${i}`);
+    await app.http.put(`/v1/groups/${group}`).set('Authorization', `Bearer ${app.tenant.adminKey}`).send({ members }).expect((r) => assert.ok(r.status < 300));
+    const r = await app.http.post('/v1/messages').set('Authorization', `Bearer ${app.tenant.adminKey}`).send({ group, payload: { big: true } });
+    assert.equal(r.status, 202);
+    const id = r.body.id as string;
+    const t = await waitFor(async () => {
+      const b = (await trace(id)).body as TraceBody;
+      return b.fanout.state === 'done' ? b : null;
+    }, { timeoutMs: 90_000, everyMs: 200, what: 'the fan-out to finish' });
+    assert.equal(t.fanout.mode, 'group');
+    assert.equal(t.fanout.total, 1500);
+    assert.equal(t.fanout.done, 1500);
+    assert.ok(t.fanout.finishedAt);
+    assert.equal(t.recipientCount, 1500);
+    assert.equal(t.message.group, group);
+  });
+
+  it('lists the dead letters that cover the message', async () => {
+    const u = uid('dl');
+    await app.publish({ to: [u], payload: { first: true } });
+    const sent = await app.publish({ to: [u], payload: { second: true } });
+    const other = await app.publish({ to: [u], payload: { third: true } });
+    await sql(`INSERT INTO dead_letters (tenant_id, user_id, device_id, from_seq, to_seq, attempts, reason)
+               VALUES ($1, $2, 'tv', 1, 2, 5, 'ack_timeout')`, [app.tenant.id, u]);
+    const covered = (await trace(sent.id)).body as TraceBody;
+    assert.deepEqual(covered.deadLetters.map((d) => [d.device, d.fromSeq, d.toSeq]), [['tv', 1, 2]]);
+    const outside = (await trace(other.id)).body as TraceBody;
+    assert.deepEqual(outside.deadLetters, []);
   });
 });

@@ -1,6 +1,6 @@
 // The operations console in a real browser (Debian's chromium through playwright-core): sign in
 // with an admin key, watch the live figures move after a publish, trace the message, list the
-// user's devices, and see the dead-letter section. MAILSLOT_SCREENSHOTS=1 refreshes the
+// user's devices, retry and discard dead letters. MAILSLOT_SCREENSHOTS=1 refreshes the
 // screenshot the README shows (public/console.png); otherwise it goes to a temporary folder.
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { startApp, uid, type TestApp } from '../helpers/app.ts';
+import { sql } from '../helpers/db.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -80,14 +81,35 @@ describe('operations console (browser)', function () {
     await dev.waitFor();
     assert.equal((await dev.locator('td').allInnerTexts())[5], 'yes');
 
-    // Dead letters: this build has no dead-letter endpoints, and the console says so.
-    const dead = await app.http.get('/v1/admin/dead-letters').set('Authorization', `Bearer ${app.tenant.adminKey}`);
-    if (dead.status === 404) await page.locator('#dead-absent').waitFor();
-    else await page.locator('#dead-out table, #dead-empty').first().waitFor();
+    await page.locator('#dead-out table, #dead-empty').first().waitFor();
 
     const shot = process.env.MAILSLOT_SCREENSHOTS ? path.resolve('public/console.png') : path.join(os.tmpdir(), `mailslot-console-${process.pid}.png`);
     await page.screenshot({ path: shot, fullPage: true });
     assert.ok((await fs.stat(shot)).size > 10_000);
+  });
+
+  it('retries and discards dead letters', async () => {
+    // Two devices whose unacknowledged ranges ran out of re-offers: the rows the compensation scan writes.
+    const user = uid('dl');
+    for (let i = 0; i < 3; i++) await app.publish({ to: [user], payload: { i } });
+    for (const device of ['tv', 'watch']) {
+      const t = await app.token(user, { device });
+      await app.http.get('/v1/poll?timeout=0').set('Authorization', `Bearer ${t}`).expect(200);
+    }
+    const rows = await sql<{ id: string; device_id: string }>(
+      `INSERT INTO dead_letters (tenant_id, user_id, device_id, from_seq, to_seq, attempts, reason)
+       VALUES ($1, $2, 'tv', 1, 3, 5, 'ack_timeout'), ($1, $2, 'watch', 1, 3, 5, 'ack_timeout') RETURNING id::text, device_id`, [app.tenant.id, user]);
+    const tv = rows.find((r) => r.device_id === 'tv')!.id;
+    const watch = rows.find((r) => r.device_id === 'watch')!.id;
+    await page.reload();
+    await page.locator(`[data-retry="${tv}"]`).click();
+    await page.locator(`[data-retry="${tv}"]`).waitFor({ state: 'detached' });
+    await page.locator(`[data-discard="${watch}"]`).click();
+    await page.locator(`[data-discard="${watch}"]`).waitFor({ state: 'detached' });
+    const states = await sql<{ id: string; state: string }>('SELECT id::text, state FROM dead_letters WHERE id = ANY($1::bigint[]) ORDER BY id', [[tv, watch]]);
+    assert.deepEqual(Object.fromEntries(states.map((r) => [r.id, r.state])), { [tv]: 'retried', [watch]: 'discarded' });
+    const cursors = await sql<{ device_id: string; acked_seq: number }>('SELECT device_id, acked_seq::int FROM devices WHERE tenant_id = $1 AND user_id = $2 ORDER BY device_id', [app.tenant.id, user]);
+    assert.deepEqual(cursors.map((c) => [c.device_id, c.acked_seq]), [['tv', 0], ['watch', 3]], 'discard acknowledged the range away; retry did not');
   });
 
   it('sign out forgets the key', async () => {

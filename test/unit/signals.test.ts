@@ -41,14 +41,14 @@ describe('notices on a stalled stream', () => {
     const { WaiterRegistry } = await import('../../app/delivery/waiters.ts');
     const registry = new WaiterRegistry(20);
     const written: [string, string][] = [];
-    let drain: (ok: boolean) => void = () => undefined;
+    let drain: (r: 'drained' | 'closed' | 'timeout') => void = () => undefined;
     const sink = {
       messages: () => true, reset: () => true, heartbeat: () => true, end: () => undefined,
       event: (e: string, d: string) => { written.push([e, d]); return written.length > 1; }, // the first write fills the socket
-      drained: () => new Promise<boolean>((r) => { drain = r; }),
+      drained: () => new Promise<'drained' | 'closed' | 'timeout'>((r) => { drain = r; }),
     };
     const reader = { read: async () => [] } as never;
-    const s = new StreamSession(registry, reader, sink, 't', 'u', 'd', 0, { pageSize: 10, heartbeatMs: 60_000, closeAt: Date.now() + 60_000 });
+    const s = new StreamSession(registry, reader, sink, 't', 'u', 'd', 0, { pageSize: 10, heartbeatMs: 60_000, closeAt: Date.now() + 60_000, slowCloseMs: 60_000 });
     try {
       assert.equal(s.notice('signal', 'first', 'signal:a:typing'), true);
       const big = (i: number) => `{"i":${i},"p":"${'x'.repeat(4000)}"}`;
@@ -58,7 +58,7 @@ describe('notices on a stalled stream', () => {
       assert.ok(taken >= 14 && taken <= 16, `about 64 KiB of 4 KiB notices held (${taken})`);
       assert.equal(s.notice('signal', big(999), 'signal:late:t'), false, 'full: dropped, not buffered');
       assert.equal(written.length, 1, 'nothing written while the socket is full');
-      drain(true);
+      drain('drained');
       await new Promise((r) => setImmediate(r));
       const cursor = written.filter(([, d]) => d.includes('"p"') && JSON.parse(d).i < 100);
       assert.deepEqual(cursor.map(([, d]) => JSON.parse(d).i), [4], 'only the latest of a key');

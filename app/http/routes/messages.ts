@@ -57,14 +57,15 @@ export function messageRoutes(d: Deps): Router {
   }
 
   r.post(API.publish.path, async (req, res) => {
+    await d.rates.publish(principal(req));
     const out = await publishOne(req, req.body, idempotencyKey(req));
     res.status(out.status).json(out.body);
   });
 
   // Each message is committed on its own (they still share group commits); one bad message fails alone.
   r.post(API.batch.path, async (req, res) => {
-    principal(req);
     const { messages } = parseBody(BatchBody, req.body);
+    await d.rates.publish(principal(req), messages.length);
     const results = await Promise.all(messages.map(async (m, i) => {
       try {
         return (await publishOne(req, m, undefined, `messages[${i}].`)).body;

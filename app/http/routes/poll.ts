@@ -4,6 +4,7 @@
 import { Router } from 'express';
 import type { Deps } from '../deps.ts';
 import { clientToken } from '../auth.ts';
+import { holdSlot } from '../limits.ts';
 import { intParam, boolParam, LIMITS } from '../validate.ts';
 import { startPoll } from '../../services/inbox.ts';
 import { PollSession, type PollOutcome, type PollEnd } from '../../delivery/polls.ts';
@@ -15,6 +16,8 @@ export function pollRoutes(d: Deps): Router {
   const r = Router();
   r.get(API.poll.path, async (req, res) => {
     const p = clientToken(req);
+    await d.rates.connect(p);
+    holdSlot(d.slots, res, 'poll', p);
     const q = req.query;
     const since = intParam(q, 'since', { min: 0, max: Number.MAX_SAFE_INTEGER });
     const timeoutS = intParam(q, 'timeout', { min: 0, max: d.config.pollTimeoutMaxS, clamp: true }) ?? d.config.pollTimeoutDefaultS;
@@ -41,12 +44,15 @@ export function pollRoutes(d: Deps): Router {
       if (signals) body += `,"signals":[${signals.join(',')}]`;
       const presence = o.notices?.get('presence');
       if (presence) body += `,"presence":[${presence.join(',')}]`;
+      body += '}';
       res.status(200);
       res.setHeader('Content-Type', 'application/json; charset=utf-8');
       res.setHeader('Cache-Control', 'no-store');
       h.delivered = o.entries.length;
       ended(o.end);
-      res.end(body + '}');
+      // Explicit: Node would frame an HTTP/1.0 answer by closing the connection instead.
+      res.setHeader('Content-Length', Buffer.byteLength(body));
+      res.end(body);
       delivered(d.ops, device, 'poll', o.entries);
     };
     const session = new PollSession(d.registry, d.reader, p.tenantId, p.userId, p.deviceId, start.since, limit, Date.now() + timeoutS * 1000, answer);

@@ -12,6 +12,8 @@ export function signalRoutes(d: Deps): Router {
 
   r.post(API.signals.path, async (req, res) => {
     const p = principal(req);
+    // Signals spend the same rate-limit buckets as publishes (per device, per key, per tenant).
+    await d.rates.publish(p);
     const body = parseBody(SignalBody, req.body);
     if ((body.to === undefined) === (body.group === undefined)) throw new ApiError('invalid_request', 'to/group: give exactly one of "to" or "group"');
     let sender: string;

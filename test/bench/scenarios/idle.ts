@@ -1,14 +1,21 @@
 // idle: hold N long polls (or N streams) for a while; the server's RSS growth per held connection.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Conn, SseConn } from '../client.ts';
 import { startServer, rssKiB, treeMemKiB, type ServerOptions } from '../server.ts';
 import { mintTokens, sleep, round, type Result } from '../common.ts';
 
 export async function idle(kind: 'poll' | 'stream', n: number, holdS: number, so: ServerOptions = {}): Promise<Result> {
-  const s = await startServer(so);
+  // Tokens are minted by a first process; the measured one starts fresh on the same database, so
+  // heap pages left free by minting cannot hide what the held connections cost.
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailslot-idle-'));
+  const users = Array.from({ length: n }, (_, i) => `idle${i}`);
+  const minter = await startServer({ ...so, dataDir });
+  const tokens = await mintTokens(minter, users);
+  await minter.stop();
+  const s = await startServer({ ...so, dataDir });
   try {
-    const users = Array.from({ length: n }, (_, i) => `idle${i}`);
-    const tokens = await mintTokens(s, users);
-    if (global.gc) global.gc();
     await sleep(1000);
     const before = rssKiB(s.pid);
     const treeBefore = treeMemKiB(s.pid);
@@ -50,5 +57,6 @@ export async function idle(kind: 'poll' | 'stream', n: number, holdS: number, so
     };
   } finally {
     await s.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
