@@ -183,3 +183,22 @@ describe('signals across processes', () => {
     assert.deepEqual(signalsOf(last)[0].payload, payload);
   });
 });
+
+describe('signals and rate limits', () => {
+  let app: TestApp;
+  before(async () => { app = await startApp({ RATE_PUBLISH_DEVICE_PER_S: '1', RATE_PUBLISH_DEVICE_BURST: '0' }); });
+  after(async () => { await app.close(); });
+
+  it('a signal spends a publish token of the device: past the limit, 429 with Retry-After', async () => {
+    const u = uid();
+    const t = await app.token(u, { publish: true });
+    const send = () => app.http.post('/v1/signals').set('Authorization', bearer(t)).send({ to: [u], type: 'typing', payload: {} });
+    assert.equal((await send()).status, 202);
+    const r = await send();
+    assert.equal(r.status, 429);
+    assert.equal(r.body.error, 'rate_limited');
+    assert.ok(Number(r.headers['retry-after']) >= 1);
+    const m = await app.http.post('/v1/messages').set('Authorization', bearer(t)).send({ to: [u], payload: {} });
+    assert.equal(m.status, 429, 'the same bucket as messages');
+  });
+});

@@ -39,8 +39,7 @@ async function token(s: BenchServer, user: string): Promise<string> {
 }
 
 const a = await startServer({ env: { JOBS_ENABLED: 'false', LOG_HTTP: 'false' } });
-// LOG_LEVEL info: without the demo banner, the 'listening' line is how its URL is found.
-const b = await startServer({ databaseUrl: embeddedUrl(a.dataDir), env: { JOBS_ENABLED: 'false', LOG_HTTP: 'false', LOG_LEVEL: 'info' } });
+const b = await startServer({ databaseUrl: embeddedUrl(a.dataDir), env: { JOBS_ENABLED: 'false', LOG_HTTP: 'false' } });
 b.key = a.key;
 try {
   const pending = new Map<number, (at: number) => void>();
