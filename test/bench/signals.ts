@@ -39,9 +39,10 @@ async function token(s: BenchServer, user: string): Promise<string> {
 }
 
 const a = await startServer({ env: { JOBS_ENABLED: 'false', LOG_HTTP: 'false' } });
-const b = await startServer({ databaseUrl: embeddedUrl(a.dataDir), env: { JOBS_ENABLED: 'false', LOG_HTTP: 'false' } });
-b.key = a.key;
+let b: BenchServer | null = null;
 try {
+  b = await startServer({ databaseUrl: embeddedUrl(a.dataDir), env: { JOBS_ENABLED: 'false', LOG_HTTP: 'false' } });
+  b.key = a.key;
   const pending = new Map<number, (at: number) => void>();
   const onSignal = (data: string, at: number) => {
     const i = (JSON.parse(data) as { payload: { i: number } }).payload.i;
@@ -74,6 +75,7 @@ try {
   const out = { n: N, same: summarize(lat.same), cross: summarize(lat.cross), postTo202: summarize(ack) };
   console.log(JSON.stringify(out, null, 2));
 } finally {
-  await b.stop();
+  // Stopped even when the second instance failed to start: no server or database left behind.
+  await b?.stop();
   await a.stop();
 }
