@@ -62,7 +62,7 @@ export interface Config {
   fanoutStuckS: number;
   /** Most members a group may have (the outbox holds the member list of a queued message). */
   groupMaxMembers: number;
-  /** A device seen this recently counts as online on every instance (held connections refresh it). */
+  /** A device seen this recently counts as online on every instance (held connections refresh it); presence uses it as its debounce. */
   deviceOnlineWindowS: number;
 
   /** Run pg-boss and the background jobs in this process (every instance may; they coordinate). */

@@ -35,6 +35,10 @@ import { REDACT_PATHS } from './http/logging.ts';
 import { Metrics } from './ops/metrics.ts';
 import { Stats } from './ops/stats.ts';
 import { DeliveryLog } from './ops/deliveryLog.ts';
+import crypto from 'node:crypto';
+import { Signaller, presenceEvents } from './delivery/signals.ts';
+import { PresenceTracker } from './delivery/presence.ts';
+import { assertOnline, sweepOffline } from './services/presence.ts';
 
 export interface Service {
   url: string;
@@ -73,11 +77,19 @@ export async function startService(config: Config, log: pino.Logger = createLogg
     max: config.poolMax, acquireTimeoutMs: config.poolAcquireTimeoutMs, statementTimeoutMs: config.statementTimeoutMs, onError: onPoolError,
   });
 
-  const registry = new WaiterRegistry();
+  // Presence: every registered poll or stream tells the tracker its user is connected here.
+  let presence: PresenceTracker | null = null;
+  const registry = new WaiterRegistry(250, (w) => presence?.seen(w.tenantId, w.userId));
   const wakeups = new Wakeups(registry);
   wakeups.on('o', reoffers(registry));
   const delivered = new DeliveredLog(db, (err) => log.debug({ err: String(err) }, 'delivered hint not written'));
   wakeups.on('r', readEvents(registry));
+  const signals = new Signaller(db, registry, {
+    origin: crypto.randomBytes(6).toString('hex'),
+    onDelivered: (n) => metrics?.signalsDelivered.inc(n),
+  });
+  wakeups.on('s', signals.onNotification);
+  wakeups.on('p', presenceEvents(registry));
   const reader = new InboxReader(db);
   const readHeads = (tenantId: string, users: readonly string[]) => heads(db, tenantId, users);
 
@@ -136,7 +148,7 @@ export async function startService(config: Config, log: pino.Logger = createLogg
   const rates = new RateLimits(config.rates);
   const slots = new ConnectionSlots({ streamsPerDevice: config.streamsPerDevice, streamsPerUser: config.streamsPerUser, total: config.connectionsMax });
   const deps: Deps = {
-    config, db, registry, reader, publisher, delivered, auth, log, readiness, rates, slots,
+    config, db, registry, reader, publisher, signals, delivered, auth, log, readiness, rates, slots,
     ops: { metrics, deliveries, stats }, httpLog: config.logHttp ? log : null, listenerReady: () => listener.ready,
   };
 
@@ -151,6 +163,12 @@ export async function startService(config: Config, log: pino.Logger = createLogg
   const tick = startSafetyTick(registry, readHeads, config.safetyTickS, (err) => log.warn({ err: String(err) }, 'safety tick failed'));
   const seen = startSeenRefresh(registry, (t, u, dv) => touchDevices(db, t, u, dv), config.deviceOnlineWindowS,
     (err) => log.warn({ err: String(err) }, 'device last_seen refresh failed'));
+  presence = new PresenceTracker(registry, (t, u, w) => assertOnline(db, t, u, w), (w, n) => sweepOffline(db, w, n), {
+    windowS: config.deviceOnlineWindowS,
+    onError: (err) => log.warn({ err: String(err) }, 'presence update failed'),
+    onAsserted: (n) => metrics?.presenceAsserts.inc(n),
+    onChange: (online, n) => metrics?.presenceChanges.inc({ state: online ? 'online' : 'offline' }, n),
+  });
 
   let closing: Promise<void> | null = null;
   const close = () => (closing ??= (async () => {
@@ -159,6 +177,7 @@ export async function startService(config: Config, log: pino.Logger = createLogg
     server.closeIdleConnections();
     tick.stop();
     seen.stop();
+    await presence?.stop();
     registry.stop();
     jobs?.stop();
     await delivered.settle();

@@ -7,14 +7,19 @@
 import type { InboxReader, Entry } from '../services/reader.ts';
 import type { PollWaiter, WaiterRegistry } from './waiters.ts';
 
-export type PollEnd = 'message' | 'timeout' | 'superseded' | 'closed' | 'shutdown';
+export type PollEnd = 'message' | 'signal' | 'timeout' | 'superseded' | 'closed' | 'shutdown';
 
 export interface PollOutcome {
   end: PollEnd;
   entries: Entry[];
   /** True when the inbox holds more after the last entry returned. */
   more: boolean;
+  /** Id-less events that arrived while the poll was held, by event name (`signal`, `presence`). */
+  notices: Map<string, string[]> | null;
 }
+
+/** Signals and presence events one poll answer carries at most (QoS 0: the rest are dropped). */
+const NOTICES_MAX = 100;
 
 type State = 'WAITING' | 'WOKEN' | 'TIMED_OUT' | 'SUPERSEDED' | 'CLOSED';
 
@@ -23,6 +28,8 @@ export class PollSession implements PollWaiter {
   private state: State = 'WAITING';
   private reading = false;
   private again = false;
+  private notices: Map<string, string[]> | null = null;
+  private noticeCount = 0;
 
   constructor(
     private readonly registry: WaiterRegistry,
@@ -58,6 +65,24 @@ export class PollSession implements PollWaiter {
     if (this.state !== 'WAITING') return;
     // A failed re-read is not fatal: the poll keeps waiting, and the safety tick wakes it again.
     this.check().catch(() => undefined);
+  }
+
+  /**
+   * A signal or presence event: the held poll answers with it. Answering waits for the end of
+   * this turn of the event loop, so events that arrive together (one notification, one burst)
+   * leave in one answer rather than one per poll round trip.
+   */
+  notice(event: string, data: string): boolean {
+    if (this.state !== 'WAITING' || this.noticeCount >= NOTICES_MAX) return false;
+    if (!this.notices) {
+      this.notices = new Map();
+      setImmediate(() => this.finish('WOKEN', 'signal'));
+    }
+    let list = this.notices.get(event);
+    if (!list) this.notices.set(event, (list = []));
+    list.push(data);
+    this.noticeCount++;
+    return true;
   }
 
   supersede(): void {
@@ -106,6 +131,6 @@ export class PollSession implements PollWaiter {
     if (this.state !== 'WAITING') return;
     this.state = state;
     this.registry.remove(this);
-    this.onEnd({ end, entries, more });
+    this.onEnd({ end, entries, more, notices: this.notices });
   }
 }

@@ -13,6 +13,8 @@ import type { StreamWaiter, WaiterRegistry } from './waiters.ts';
 export const CHUNK_BYTES = 64 * 1024;
 /** Entries read per page once the client has fallen behind: a full page would mostly be read again. */
 const BEHIND_PAGE = 32;
+/** Notices held for a stalled socket, at most (a few signals of the 4 KiB maximum). */
+const HELD_MAX_BYTES = 64 * 1024;
 
 export type StreamEnd = 'lifetime' | 'closed' | 'shutdown' | 'error' | 'slow';
 
@@ -47,8 +49,9 @@ export class StreamSession implements StreamWaiter {
   private lastWrite = Date.now();
   /** A re-offer asked to resend from here; applied between pages so a page in flight cannot undo it. */
   private rewindTo: number | null = null;
-  /** Notices that arrived while the socket was full: only the latest of each kind is kept. */
-  private held: Map<string, string> | null = null;
+  /** Notices that arrived while the socket was full: only the latest of each key is kept. */
+  private held: Map<string, { event: string; data: string }> | null = null;
+  private heldBytes = 0;
   private blocked = false;
   private behind = false;
   cursor: number;
@@ -97,17 +100,24 @@ export class StreamSession implements StreamWaiter {
 
   /**
    * Sends an event that is not an inbox entry. While the socket is full it is held, and a newer
-   * notice of the same kind replaces it: a read marker or presence state is only worth its latest
-   * value, and this keeps a stalled client's memory bounded.
+   * notice of the same key replaces it: a read marker or presence state is only worth its latest
+   * value, and a signal (QoS 0) only its latest per sender and type. Held notices are bounded in
+   * bytes; past the bound a notice is dropped (false), which at-most-once delivery allows.
    */
-  notice(event: string, data: string): void {
-    if (!this.open) return;
+  notice(event: string, data: string, key = event): boolean {
+    if (!this.open) return false;
     if (this.blocked) {
-      (this.held ??= new Map()).set(event, data);
-      return;
+      const held = (this.held ??= new Map());
+      const old = held.get(key);
+      const bytes = this.heldBytes - (old ? old.data.length : 0) + data.length;
+      if (bytes > HELD_MAX_BYTES) return false;
+      held.set(key, { event, data });
+      this.heldBytes = bytes;
+      return true;
     }
     this.lastWrite = Date.now();
     if (!this.sink.event(event, data)) void this.waitDrain();
+    return true;
   }
 
   private async waitDrain(): Promise<void> {
@@ -123,7 +133,8 @@ export class StreamSession implements StreamWaiter {
     this.blocked = false;
     const held = this.held;
     this.held = null;
-    if (r === 'drained' && held) for (const [event, data] of held) this.notice(event, data);
+    this.heldBytes = 0;
+    if (r === 'drained' && held) for (const [key, n] of held) this.notice(n.event, n.data, key);
     return r;
   }
 

@@ -17,6 +17,11 @@ export interface Waiter {
   wake(head: number): void;
   /** Called by the sweep about once a `tickMs`. */
   tick?(now: number): void;
+  /**
+   * An event that is not an inbox entry (read markers, signals, presence); `key` names what a
+   * newer event of the same key supersedes. False when the connection did not take it.
+   */
+  notice?(event: string, data: string, key?: string): boolean;
 }
 
 export interface PollWaiter extends Waiter {
@@ -36,7 +41,7 @@ export interface StreamWaiter extends Waiter {
   /** Sends again everything after `cursor` (a re-offer of unacknowledged entries). */
   rewind?(cursor: number): void;
   /** An event without an id (read markers, signals, presence): not part of the inbox, never replayed. */
-  notice(event: string, data: string): void;
+  notice(event: string, data: string, key?: string): boolean;
 }
 
 const userKey = (t: string, u: string) => `${t}\u0000${u}`;
@@ -51,7 +56,8 @@ export class WaiterRegistry {
   private sweepTimer: NodeJS.Timeout;
   private lastSwept: number;
 
-  constructor(private readonly tickMs = 250) {
+  /** `onAdd` learns of every poll and stream registered (presence: the user is connected here). */
+  constructor(private readonly tickMs = 250, private readonly onAdd?: (w: Waiter) => void) {
     this.lastSwept = this.bucket(Date.now());
     this.sweepTimer = setInterval(() => this.sweep(Date.now()), tickMs);
     this.sweepTimer.unref();
@@ -189,6 +195,7 @@ export class WaiterRegistry {
   }
 
   private index(w: Waiter): void {
+    this.onAdd?.(w);
     const uk = userKey(w.tenantId, w.userId);
     let set = this.byUser.get(uk);
     if (!set) this.byUser.set(uk, (set = new Set()));

@@ -5,7 +5,7 @@
 // the edge parsers in validate.ts; their schemas here state the same ranges for the document.
 import { z } from 'zod';
 import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig } from '@asteasolutions/zod-to-openapi';
-import { PublishBody, BatchBody, TokenBody, AckBody, ReadBody, GroupPutBody, GroupAddBody, Id, MessageType, LIMITS } from './validate.ts';
+import { PublishBody, SignalBody, BatchBody, TokenBody, AckBody, ReadBody, GroupPutBody, GroupAddBody, Id, MessageType, LIMITS } from './validate.ts';
 
 type Auth = 'none' | 'key' | 'admin' | 'token' | 'keyOrToken' | 'metrics';
 
@@ -101,6 +101,15 @@ export const API = {
   jobRuns: {
     method: 'get', path: '/v1/admin/job-runs', summary: 'Recent background job runs', auth: 'admin',
     query: z.object({ job: z.string().optional(), limit: z.coerce.number().int().min(1).max(200).optional() }), responses: { 200: 'runs, newest first' },
+  },
+  signals: {
+    method: 'post', path: '/v1/signals', summary: 'Send an ephemeral signal (QoS 0): to open connections only, never stored, no seq', auth: 'keyOrToken', body: SignalBody,
+    responses: { 202: 'sent: recipients, and connections reached ("unknown" when other instances may have reached more)', 403: 'no publish scope, or a recipient shares no group with the sender', 404: 'unknown group', 413: 'payload larger than 4 KiB' },
+  },
+  presence: {
+    method: 'get', path: '/v1/presence', summary: 'Online state of users sharing a group with the caller (any user with an admin key); others are left out', auth: 'keyOrToken',
+    query: z.object({ users: z.string(), access_token: z.string().optional() }),
+    responses: { 200: 'per user: online, lastSeen' },
   },
   userDevices: {
     method: 'get', path: '/v1/admin/users/:user/devices', summary: "A user's devices: cursor, last seen, online", auth: 'admin',

@@ -8,6 +8,7 @@ import type { DeliveredLog } from '../services/delivered.ts';
 import type { Authenticator } from './auth.ts';
 import type pino from 'pino';
 import type { Ops } from '../ops/observe.ts';
+import type { Signaller } from '../delivery/signals.ts';
 import type { RateLimits } from './limits.ts';
 import type { ConnectionSlots } from '../delivery/slots.ts';
 
@@ -29,6 +30,8 @@ export interface Deps {
   registry: WaiterRegistry;
   reader: InboxReader;
   publisher: Publisher;
+  /** Ephemeral signals (QoS 0): this process's connections, and the others through NOTIFY. */
+  signals: Signaller;
   /** What was written to which device (the compensation scan's delivered hint). */
   delivered: DeliveredLog;
   auth: Authenticator;

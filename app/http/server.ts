@@ -22,6 +22,7 @@ import { groupRoutes } from './routes/groups.ts';
 import { deviceRoutes } from './routes/devices.ts';
 import { receiptRoutes } from './routes/receipts.ts';
 import { opsRoutes } from './routes/ops.ts';
+import { signalRoutes } from './routes/signals.ts';
 import { httpLogger } from './logging.ts';
 import { requestMetrics } from './instrument.ts';
 import { pageRoutes } from './routes/pages.ts';
@@ -95,6 +96,7 @@ export function createApp(d: Deps): express.Express {
   app.use(deviceRoutes(d));
   app.use(receiptRoutes(d));
   app.use(opsRoutes(d));
+  app.use(signalRoutes(d));
 
   app.use((req, res) => sendError(req, res, new ApiError('not_found', `no route for ${req.method} ${req.path}`)));
   app.use(errorMiddleware(d.log));

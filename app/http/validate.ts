@@ -15,6 +15,10 @@ export const LIMITS = {
   /** Users in one PUT or POST of group members (the total is GROUP_MAX_MEMBERS). */
   groupMembersPerRequest: 100_000,
   receiptsLimit: 1000,
+  /** Signals are QoS 0 notes ("typing…", a cursor): small, and they ride a NOTIFY (8000-byte limit). */
+  signalPayloadBytes: 4096,
+  /** Users in one GET /v1/presence. */
+  presenceUsers: 1000,
 } as const;
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -43,6 +47,15 @@ export const PublishBody = z.strictObject({
   ttlSeconds: z.number().int().min(1).optional(),
 });
 export type PublishBody = z.infer<typeof PublishBody>;
+
+export const SignalBody = z.strictObject({
+  to: z.array(Id).min(1).max(LIMITS.recipients).optional(),
+  group: Id.optional(),
+  from: Id.optional(),
+  type: MessageType.optional(),
+  payload: JsonObject,
+});
+export type SignalBody = z.infer<typeof SignalBody>;
 
 export const BatchBody = z.strictObject({ messages: z.array(z.unknown()).min(1).max(LIMITS.batch) });
 
@@ -171,6 +184,17 @@ export function matchParam(q: Query, maxBytes: number): string | undefined {
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw invalid('match: must be a JSON object');
   return payloadJson(v as Record<string, unknown>, maxBytes, 'match');
+}
+
+/** `users=a,b,c`: distinct user ids, 1..LIMITS.presenceUsers. */
+export function usersParam(q: Query, name: string): string[] {
+  const raw = single(q, name);
+  if (raw === undefined || raw === '') throw invalid(`${name}: is required (comma-separated user ids)`);
+  const users = [...new Set(raw.split(','))];
+  if (users.length > LIMITS.presenceUsers) throw invalid(`${name}: at most ${LIMITS.presenceUsers} users`);
+  const bad = users.find((u) => !ID_RE.test(u));
+  if (bad !== undefined) throw invalid(`${name}: "${bad.slice(0, 130)}" is not a user id (1-128 characters of A-Z a-z 0-9 . _ : @ -)`);
+  return users;
 }
 
 /** A Last-Event-ID header: a seq. Anything else is a 400 (it would be a client bug). */

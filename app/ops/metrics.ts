@@ -35,6 +35,9 @@ export class Metrics {
   readonly jobRuns: client.Counter<'job' | 'outcome'>;
   readonly jobDuration: client.Histogram<'job'>;
   readonly listenerDowns: client.Counter<never>;
+  readonly signalsDelivered: client.Counter<never>;
+  readonly presenceAsserts: client.Counter<never>;
+  readonly presenceChanges: client.Counter<'state'>;
 
   constructor(src: MetricsSources) {
     const registers = [this.registry];
@@ -53,6 +56,9 @@ export class Metrics {
     this.jobRuns = new client.Counter({ name: 'mailslot_job_runs_total', help: 'Background job runs in this process, by outcome', labelNames: ['job', 'outcome'], registers });
     this.jobDuration = new client.Histogram({ name: 'mailslot_job_run_duration_seconds', help: 'Background job run duration in this process', labelNames: ['job'], buckets: [0.01, 0.05, 0.25, 1, 5, 30, 120], registers });
     this.listenerDowns = new client.Counter({ name: 'mailslot_listen_connection_losses_total', help: 'Times the LISTEN connection was lost', registers });
+    this.signalsDelivered = new client.Counter({ name: 'mailslot_signals_delivered_total', help: 'Signals written to (or answered on) connections of this process', registers });
+    this.presenceAsserts = new client.Counter({ name: 'mailslot_presence_asserts_total', help: 'Users this process reported connected to the presence table (one conditional write each)', registers });
+    this.presenceChanges = new client.Counter({ name: 'mailslot_presence_changes_total', help: 'Online/offline changes this process decided and announced (each change is decided by one process)', labelNames: ['state'], registers });
 
     new client.Gauge({
       name: 'mailslot_held_connections', help: 'Held long polls and open SSE streams of this process', labelNames: ['transport'], registers,

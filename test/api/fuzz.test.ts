@@ -17,7 +17,7 @@ interface FuzzRequest {
   body: Buffer | null;
 }
 
-const PARAMS = ['since', 'timeout', 'limit', 'ack', 'before', 'after', 'type', 'match', 'user', 'padding', 'access_token'];
+const PARAMS = ['since', 'timeout', 'limit', 'ack', 'before', 'after', 'type', 'match', 'user', 'padding', 'access_token', 'users'];
 
 const ascii = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 40 });
 const anyText = fc.string({ unit: 'binary', maxLength: 60 });

@@ -16,7 +16,7 @@ const GROUP = 'shared-group';
 
 interface Creds { admin: string; publish: string; token: string; publishToken: string }
 interface Attempt { status: number; text: string }
-interface Ctx { app: TestApp; a: Creds; bMessageId: string; bHead: number; bDeadLetter: string }
+interface Ctx { app: TestApp; a: Creds; bMessageId: string; bHead: number; bDeadLetter: string; bToken: string; bAdmin: string }
 
 /** Each row: the route, and the requests tenant A's credentials make at it, aimed at B's data. */
 const SWEEP: Record<string, (c: Ctx) => Promise<Attempt[]>> = {
@@ -100,6 +100,27 @@ const SWEEP: Record<string, (c: Ctx) => Promise<Attempt[]>> = {
   'GET /v1/admin/overview': async ({ app, a }) => [await get(app, '/v1/admin/overview', a.admin)],
   'GET /v1/admin/job-runs': async ({ app, a }) => [await get(app, '/v1/admin/job-runs?limit=200', a.admin)],
   'GET /v1/admin/users/:user/devices': async ({ app, a }) => [await get(app, `/v1/admin/users/${USER}/devices`, a.admin)],
+  'POST /v1/signals': async ({ app, a, bToken, bAdmin }) => {
+    // B's user of the same name holds a stream: A's signals must not reach it.
+    const s = await openSse(app.url, '/v1/stream', { authorization: `Bearer ${bToken}` });
+    await s.waitFor((c) => c.events.some((e) => e.event === 'ready'));
+    const rs = [
+      await post(app, '/v1/signals', a.admin, { to: [USER], type: 'probe', payload: { n: 1 } }),
+      await post(app, '/v1/signals', a.publishToken, { to: [USER], type: 'probe', payload: { n: 2 } }),
+      await post(app, '/v1/signals', a.admin, { group: GROUP, type: 'probe', payload: { n: 3 } }),
+    ];
+    // B's own marker, sent after A's signals, arrives after anything of theirs would have.
+    await post(app, '/v1/signals', bAdmin, { to: [USER], type: 'marker', payload: {} });
+    await s.waitFor((c) => c.events.some((e) => e.event === 'signal'));
+    const got = s.events.filter((e) => e.event === 'signal').map((e) => JSON.parse(e.data).type);
+    s.close();
+    assert.deepEqual(got, ['marker'], "A's signals reached B's user");
+    return rs;
+  },
+  'GET /v1/presence': async ({ app, a }) => [
+    await get(app, `/v1/presence?users=${USER}`, a.token),
+    await get(app, `/v1/presence?users=${USER}`, a.admin),
+  ],
 };
 
 async function put(app: TestApp, path: string, cred: string, body: unknown): Promise<Attempt> {
@@ -153,6 +174,8 @@ describe('tenant isolation sweep', () => {
       VALUES ($1, $2, $3, 3, 5, 5, $4) RETURNING id::text`, [b.id, USER, DEVICE, B_MARK]);
     ctx.bDeadLetter = dl!.id;
     const bToken = await app.token(USER, { device: DEVICE, tenant: b });
+    ctx.bToken = bToken;
+    ctx.bAdmin = b.adminKey;
     await app.http.post('/v1/ack').set('Authorization', `Bearer ${bToken}`).send({ seq: 2 });
     ctx.bHead = 5;
     // A: one message of its own, so that "sees nothing of B" is not "sees nothing at all".

@@ -28,7 +28,8 @@ const FAMILIES = [
   'mailslot_job_runs_total', 'mailslot_job_run_duration_seconds', 'mailslot_job_last_run_timestamp_seconds',
   'mailslot_job_last_run_failed', 'mailslot_pg_pool_connections', 'mailslot_listen_connection_up',
   'mailslot_listen_connection_losses_total', 'mailslot_publish_queue', 'nodejs_eventloop_lag_seconds',
-  'nodejs_eventloop_lag_p99_seconds',
+  'nodejs_eventloop_lag_p99_seconds', 'mailslot_signals_delivered_total', 'mailslot_presence_asserts_total',
+  'mailslot_presence_changes_total',
 ];
 
 describe('metrics', () => {

@@ -61,7 +61,7 @@ describe('waiter registry (the per-client timeout map)', () => {
   it('ticks streams and closes everything on shutdown', async () => {
     let ticks = 0;
     const log: string[] = [];
-    const s: StreamWaiter = { kind: 'stream', tenantId: 't', userId: 'u', deviceId: 'd', cursor: 0, wake: () => undefined, notice: () => undefined, tick: () => { ticks++; }, shutdown: () => log.push('shutdown') };
+    const s: StreamWaiter = { kind: 'stream', tenantId: 't', userId: 'u', deviceId: 'd', cursor: 0, wake: () => undefined, notice: () => true, tick: () => { ticks++; }, shutdown: () => log.push('shutdown') };
     const p = fakePoll('u', 'd', 0, Date.now() + 60_000);
     reg.addStream(s);
     reg.addPoll(p.w);

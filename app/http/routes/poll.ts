@@ -39,6 +39,11 @@ export function pollRoutes(d: Deps): Router {
       if (o.entries.length) d.delivered.note(p.tenantId, p.userId, p.deviceId, next);
       let body = `{"messages":[${o.entries.map((e) => e.json).join(',')}],"next":${next},"more":${o.more},"read":${start.read}`;
       if (o.end === 'superseded') body += ',"superseded":true';
+      // Signals and presence events that arrived while the poll was held (QoS 0: never again).
+      const signals = o.notices?.get('signal');
+      if (signals) body += `,"signals":[${signals.join(',')}]`;
+      const presence = o.notices?.get('presence');
+      if (presence) body += `,"presence":[${presence.join(',')}]`;
       body += '}';
       res.status(200);
       res.setHeader('Content-Type', 'application/json; charset=utf-8');
