@@ -109,3 +109,26 @@ export function treeMemKiB(pid: number): { rss: number; pss: number } {
   }
   return { rss, pss };
 }
+
+/** CPU time (user + system) in ms used so far by a process and its descendants, from /proc. */
+export function treeCpuMs(pid: number): { node: number; tree: number } {
+  const ticks = 100; // USER_HZ on Linux
+  const cpu = (p: number) => {
+    try {
+      const s = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      return ((Number(f[11]) + Number(f[12])) * 1000) / ticks;
+    } catch {
+      return 0;
+    }
+  };
+  const kids = children();
+  let tree = 0;
+  const todo = [pid];
+  while (todo.length) {
+    const p = todo.pop()!;
+    tree += cpu(p);
+    todo.push(...(kids.get(p) ?? []));
+  }
+  return { node: cpu(pid), tree };
+}

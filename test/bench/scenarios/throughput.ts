@@ -2,7 +2,7 @@
 // 2xx means committed. catchup: an offline device syncs N waiting messages by paged polls and by
 // one stream.
 import { ConnPool, Conn, SseConn } from '../client.ts';
-import type { BenchServer } from '../server.ts';
+import { treeCpuMs, type BenchServer } from '../server.ts';
 import { mintTokens, now, round, summarize, type Result } from '../common.ts';
 
 export async function publishThroughput(s: BenchServer, concurrency: number, seconds: number, channels = 100): Promise<Result> {
@@ -13,6 +13,7 @@ export async function publishThroughput(s: BenchServer, concurrency: number, sec
   let ok = 0;
   let errors = 0;
   let k = 0;
+  const cpu0 = treeCpuMs(s.pid);
   const t0 = now();
   const end = t0 + seconds * 1000;
   await Promise.all(Array.from({ length: concurrency }, async () => {
@@ -24,8 +25,14 @@ export async function publishThroughput(s: BenchServer, concurrency: number, sec
     }
   }));
   const elapsed = (now() - t0) / 1000;
+  const cpu1 = treeCpuMs(s.pid);
   pool.close();
-  return { scenario: 'publish', concurrency, seconds: round(elapsed), published: ok, errors, msgsPerSec: Math.round(ok / elapsed), latencyMs: summarize(lat) };
+  // CPU per publish: the Node process alone, and Node + PostgreSQL (the tree), in microseconds.
+  const perMsg = (ms: number) => round((ms * 1000) / Math.max(1, ok), 1);
+  return {
+    scenario: 'publish', concurrency, seconds: round(elapsed), published: ok, errors, msgsPerSec: Math.round(ok / elapsed), latencyMs: summarize(lat),
+    cpuUsPerMsg: { node: perMsg(cpu1.node - cpu0.node), nodeAndPostgres: perMsg(cpu1.tree - cpu0.tree) },
+  };
 }
 
 export async function catchup(s: BenchServer, n: number): Promise<Result> {
