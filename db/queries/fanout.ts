@@ -38,12 +38,12 @@ export async function lockOutboxBatch(db: Queryable, tenantId: string, messageId
 // The unique index (tenant_id, message_id, user_id) stays the last word: a violation aborts the
 // batch rather than writing a duplicate.
 const FANOUT_BATCH_SQL = `
-WITH todo AS (
+WITH missing AS (
   SELECT DISTINCT u.user_id FROM unnest($3::text[]) AS u(user_id)
   WHERE NOT EXISTS (SELECT 1 FROM inbox_entries e WHERE e.tenant_id = $1 AND e.message_id = $2 AND e.user_id = u.user_id)
 ), heads AS (
   INSERT INTO inboxes AS ib (tenant_id, user_id, head_seq)
-  SELECT $1, user_id, 1 FROM todo ORDER BY user_id COLLATE "C"
+  SELECT $1, user_id, 1 FROM missing ORDER BY user_id COLLATE "C"
   ON CONFLICT (tenant_id, user_id) DO UPDATE SET head_seq = ib.head_seq + 1
   RETURNING user_id, head_seq
 ), ent AS (
