@@ -7,7 +7,12 @@
  * in localStorage, so the user's other tabs connect without asking. A real application mints tokens
  * in its backend; a browser never sees an API key.
  *
- * URL parameters: ?user=alice picks the user; ?transport=auto|sse|poll forces a transport.
+ * Signals and presence: typing in the message box sends a `typing` signal to the recipient (at most
+ * every 2 s); the page shows "X is typing…" for 3 s after the last one, and who of the people it
+ * knows (the room's members, the recipients typed in, whoever a presence event names) is online.
+ *
+ * URL parameters: ?user=alice picks the user; ?transport=auto|sse|poll forces a transport;
+ * ?room=team starts with #team as the recipient (else the group last created on this browser).
  */
 (function () {
   'use strict';
@@ -15,6 +20,8 @@
   var KEY = 'mailslot.demo.key';
   var SESSION = 'mailslot.demo.session';
   var DEVICE = 'mailslot.demo.device';
+  var ROOM = 'mailslot.demo.room';
+  var ROSTER = 'mailslot.demo.roster.';
   var TOKEN_TTL_S = 86400;
 
   var $ = function (id) { return document.getElementById(id); };
@@ -40,6 +47,8 @@
     return null;
   }
   function show(el, text) { el.textContent = text; el.hidden = !text; }
+  function trim(s) { return s.replace(/^\s+|\s+$/g, ''); }
+  function has(o, k) { return Object.prototype.hasOwnProperty.call(o, k); }
 
   // The admin key from the link `npm start` printed; drop it from the address bar at once.
   var m = /(?:^#|&)key=([^&]+)/.exec(location.hash);
@@ -60,6 +69,12 @@
   var shown = {};       // seq -> <li>, for ticks and read marks
   var sent = {};        // message id -> {li, recipients}
   var receiptsOff = false;
+  var roster = {};      // users whose presence the page asks for
+  var people = {};      // user -> {online, lastSeen, evt}: what the page shows as online
+  var presenceEvents = 0;
+  var typingTimers = {}; // user -> the timer that ends their "typing…"
+  var typingSentAt = 0;
+  var noTyping = {};    // recipients the server refused a signal to (no shared group): not asked again
 
   function mint(user, cb) {
     var key = session(KEY);
@@ -141,6 +156,7 @@
     $('me').textContent = user;
     $('messages').innerHTML = '';
     shown = {};
+    startPresence(user);
     var cursorAtStart = null;
     client = Mailslot.connect({
       token: token,
@@ -148,13 +164,16 @@
       getToken: function (cb) { mint(user, cb); }
     });
     cursorAtStart = client.cursor();
-    client.onmessage = function (msg) { render(msg, 'live'); markRead(); };
+    client.onmessage = function (msg) { typingDone(msg.from); render(msg, 'live'); markRead(); };
     client.onread = function (seq) { readUpTo(seq); };
+    client.onsignal = typingFrom;
+    client.onpresence = presenceEvent;
     var connects = 0;
     var wasConnected = false;
     client.onstate = function (s) {
       var el = $('state');
-      if (s.connected && !wasConnected) connects++;
+      // Presence events missed while disconnected are not replayed: a snapshot at every connect.
+      if (s.connected && !wasConnected) { connects++; refreshPresence(); }
       wasConnected = s.connected;
       el.setAttribute('data-connects', String(connects)); // how often the connection came (back) up
       el.title = 'connected ' + connects + ' time(s)' + (s.reason ? ' · ' + s.reason : '');
@@ -168,6 +187,134 @@
     // What came before this page's cursor is history: shown, but not delivered again.
     if (cursorAtStart !== null && cursorAtStart > 0) loadHistory(token, cursorAtStart);
   }
+
+  // ---- who is online ------------------------------------------------------------------------
+
+  function startPresence(user) {
+    roster = {};
+    people = {};
+    for (var u in typingTimers) if (has(typingTimers, u)) clearTimeout(typingTimers[u]);
+    typingTimers = {};
+    renderTyping();
+    var saved = null;
+    try { saved = JSON.parse(local(ROSTER + user) || 'null'); } catch (e) { saved = null; }
+    if (saved instanceof Array) addUsers(saved);
+    var room = params.room || local(ROOM);
+    if (room && !trim($('to').value)) $('to').value = '#' + room;
+    renderPeople();
+  }
+
+  // The roster is kept per user in localStorage: a tab without the admin key cannot read groups.
+  function addUsers(list) {
+    var added = false;
+    for (var i = 0; i < list.length; i++) {
+      var u = trim(String(list[i]));
+      if (u && u !== me && !has(roster, u)) { roster[u] = true; added = true; }
+    }
+    if (added) local(ROSTER + me, JSON.stringify(Object.keys(roster)));
+  }
+
+  /**
+   * A snapshot (GET /v1/presence) of the roster, with the members of the group in the "to" box
+   * (read with the admin key where this tab has it) and the users typed there. An event that came
+   * while the snapshot was on its way is newer than it and wins.
+   */
+  function refreshPresence() {
+    var c = client;
+    var to = trim($('to').value);
+    if (!c) return;
+    var ask = function () {
+      var users = Object.keys(roster);
+      if (!users.length || client !== c) return;
+      var mark = presenceEvents;
+      c.presence(users, function (err, map) {
+        if (err || !map || client !== c) return;
+        for (var i = 0; i < users.length; i++) {
+          var u = users[i];
+          var p = people[u];
+          if (p && p.evt > mark) continue;
+          if (map[u]) people[u] = { online: !!map[u].online, lastSeen: map[u].lastSeen, evt: 0 };
+          else delete people[u]; // shares no group with me: the server does not say
+        }
+        renderPeople();
+      });
+    };
+    var key = session(KEY);
+    if (to.charAt(0) !== '#') {
+      addUsers(to.split(/\s*,\s*/));
+      ask();
+    } else if (key && to.length > 1) {
+      Mailslot.request({ url: '/v1/groups/' + encodeURIComponent(to.slice(1)), token: key, timeoutMs: 15000 }, function (status, body) {
+        if (status === 200 && body && body.members instanceof Array) addUsers(body.members);
+        ask();
+      });
+    } else {
+      ask();
+    }
+  }
+
+  function presenceEvent(d) {
+    if (!d || !d.user || d.user === me) return;
+    addUsers([d.user]);
+    var p = people[d.user];
+    people[d.user] = { online: !!d.online, lastSeen: p ? p.lastSeen : null, evt: ++presenceEvents };
+    renderPeople();
+  }
+
+  function renderPeople() {
+    var ul = $('online');
+    var names = Object.keys(people).sort();
+    var on = 0;
+    ul.innerHTML = '';
+    for (var i = 0; i < names.length; i++) {
+      var p = people[names[i]];
+      var li = document.createElement('li');
+      li.className = p.online ? 'on' : 'off';
+      li.setAttribute('data-user', names[i]);
+      li.setAttribute('data-online', p.online ? 'true' : 'false');
+      li.textContent = names[i];
+      li.title = p.online ? 'online' : (p.lastSeen ? 'offline · last seen ' + new Date(p.lastSeen).toLocaleString() : 'offline');
+      ul.appendChild(li);
+      if (p.online) on++;
+    }
+    $('online-count').textContent = on + ' online';
+    $('people').hidden = !names.length;
+  }
+
+  // ---- typing… ------------------------------------------------------------------------------
+
+  function typingFrom(d) {
+    if (!d || d.type !== 'typing' || !d.from || d.from === me) return;
+    var from = d.from;
+    if (typingTimers[from]) clearTimeout(typingTimers[from]);
+    typingTimers[from] = setTimeout(function () { typingDone(from); }, 3000);
+    renderTyping();
+  }
+
+  function typingDone(user) {
+    if (!has(typingTimers, user)) return;
+    clearTimeout(typingTimers[user]);
+    delete typingTimers[user];
+    renderTyping();
+  }
+
+  function renderTyping() {
+    var names = Object.keys(typingTimers).sort();
+    show($('typing'), names.length ? names.join(', ') + (names.length === 1 ? ' is' : ' are') + ' typing…' : '');
+  }
+
+  // A keystroke tells the recipient, at most every 2 s (a signal spends a publish rate token).
+  $('text').addEventListener('input', function () {
+    var to = trim($('to').value);
+    var t = new Date().getTime();
+    if (!client || !to || !$('text').value || has(noTyping, to) || t - typingSentAt < 2000) return;
+    var target = to.charAt(0) === '#' ? to : to.split(/\s*,\s*/).filter(function (u) { return u && u !== me; });
+    if (target.length < (to.charAt(0) === '#' ? 2 : 1)) return;
+    typingSentAt = t;
+    client.signal(target, 'typing', {}, function (err) {
+      if (err && (err.status === 403 || err.status === 404)) noTyping[to] = true;
+    });
+  }, false);
 
   function loadHistory(token, upTo) {
     Mailslot.request({ url: '/v1/messages?limit=50&before=' + (upTo + 1), token: token, timeoutMs: 15000 }, function (status, body) {
@@ -280,6 +427,8 @@
     });
   }
 
+  $('to').addEventListener('change', refreshPresence, false);
+
   $('send-form').onsubmit = function (e) {
     e.preventDefault();
     var to = $('to').value.replace(/^\s+|\s+$/g, '');
@@ -290,6 +439,7 @@
     else body.to = to.split(/\s*,\s*/);
     show($('send-error'), '');
     $('text').value = '';
+    typingSentAt = 0; // the next message's first keystroke shows at once
     client.publish(body, function (err) {
       if (err) {
         show($('send-error'), (err.error || 'error') + ': ' + (err.message || 'not sent'));
@@ -304,7 +454,15 @@
     var members = $('group-members').value.split(/[\s,]+/).filter(function (x) { return !!x; });
     var key = session(KEY);
     if (!key) { show($('group-result'), 'the admin key is needed (switch user and enter it)'); return; }
-    Mailslot.request({ method: 'PUT', url: '/v1/groups/' + encodeURIComponent(name), token: key, body: { members: members }, timeoutMs: 15000 }, function (status, body) {
+    Mailslot.request({ method: 'PUT', url: '/v1/groups/' + encodeURIComponent(name), token: key, body: { members: members, presence: true }, timeoutMs: 15000 }, function (status, body) {
+      // The group announces who of it is online; it becomes the page's room.
+      if (status >= 200 && status < 300) {
+        local(ROOM, name);
+        addUsers(members);
+        noTyping = {}; // who shares a group with whom just changed
+        if (!trim($('to').value)) $('to').value = '#' + name;
+        refreshPresence();
+      }
       show($('group-result'), status >= 200 && status < 300
         ? 'group #' + name + ': ' + members.join(', ')
         : (body && body.error ? body.error + ': ' + body.message : 'error ' + status));

@@ -6,6 +6,10 @@
  *   c.onmessage = function (m) { ... };                 // {seq, id, from, group, type, payload, createdAt}
  *   c.onread = function (seq) { ... };                  // the user's read marker moved (another device)
  *   c.onstate = function (s) { ... };                   // {transport, connected, leader, reason}
+ *   c.onsignal = function (d) { ... };                  // {type, from, group, payload, at}: QoS 0
+ *   c.onpresence = function (d) { ... };                // {user, online}: a member of a presence group
+ *   c.signal({ group: 'room' }, 'typing', {}, cb);      // or { to: ['bob'] }; POST /v1/signals
+ *   c.presence(['bob', 'carol'], function (err, map) {}); // GET /v1/presence: {bob: {online, lastSeen}}
  *
  * Transports: EventSource first; long polling when EventSource is missing, fails before it ever
  * opens, or is buffered by a proxy. The server opens every stream with `event: ready` and, asked
@@ -17,6 +21,10 @@
  * lease in localStorage; the leader holds the stream or poll and relays to the others over
  * BroadcastChannel (or localStorage events where BroadcastChannel is missing). Every tab drops
  * duplicates by seq and asks the leader to fill a gap, so a hand-over loses nothing.
+ *
+ * Signals and presence events (QoS 0) have no seq: the leader hands each to its page and relays it
+ * once to the other tabs; nothing dedups, stores or replays them, and a tab that was not listening
+ * at that moment does not get them.
  *
  * The cursor (highest seq processed) lives in localStorage: a reload resumes after it.
  * States of a tab: FOLLOWER (relay) <-> LEADER (sse | poll), and CLOSED.
@@ -136,6 +144,8 @@
     this.onmessage = o.onmessage || null;
     this.onread = o.onread || null;
     this.onstate = o.onstate || null;
+    this.onsignal = o.onsignal || null;
+    this.onpresence = o.onpresence || null;
     this.onerror = o.onerror || null;
 
     this.id = randomId();
@@ -243,6 +253,48 @@
       if (cb) cb(status >= 200 && status < 300 ? null : { status: status, error: res && res.error }, res);
     });
     if (this.bus) this.bus.post({ t: 'read', id: this.id, seq: seq });
+  };
+
+  /**
+   * Sends an ephemeral signal (QoS 0, scope "subscribe publish"): target {to: [...]} or {group}, an
+   * array of users, or one user ('bob') or group ('#room') as a string. Not retried: a signal late
+   * is a signal wrong ("typing" after the message).
+   */
+  Client.prototype.signal = function (target, type, payload, cb) {
+    var body = { type: type, payload: payload || {} };
+    if (typeof target === 'string') {
+      if (target.charAt(0) === '#') body.group = target.slice(1);
+      else body.to = [target];
+    } else if (target instanceof Array) body.to = target;
+    else if (target && typeof target.group === 'string') body.group = target.group;
+    else body.to = target && target.to;
+    this.call({ method: 'POST', url: this.url + '/v1/signals', body: body }, cb);
+  };
+
+  /** Who of `users` is online (GET /v1/presence); users sharing no group with this one are absent. */
+  Client.prototype.presence = function (users, cb) {
+    var q = [];
+    for (var i = 0; i < users.length; i++) q.push(encodeURIComponent(users[i]));
+    this.call({ url: this.url + '/v1/presence?users=' + q.join(',') }, cb);
+  };
+
+  /** One request with the token; a 401 gets a fresh token (getToken) and one more try. */
+  Client.prototype.call = function (opts, cb) {
+    var self = this;
+    var refreshed = false;
+    var attempt = function () {
+      request({ method: opts.method, url: opts.url, token: self.token, body: opts.body, timeoutMs: 15000 }, function (status, res) {
+        if (status === 401 && self.getToken && !refreshed) {
+          refreshed = true;
+          self.refreshToken(function (ok) { if (ok) attempt(); else if (cb) cb({ status: 401, error: 'unauthorized' }); });
+          return;
+        }
+        if (!cb) return;
+        if (status >= 200 && status < 300) cb(null, res);
+        else cb(res && res.error ? { status: status, error: res.error, message: res.message } : { status: status, error: 'network' });
+      });
+    };
+    attempt();
   };
 
   Client.prototype.close = function () {
@@ -354,6 +406,8 @@
       if (!this.leader) this.resetTo(m.oldest);
     } else if (m.t === 'read') {
       this.gotRead(m.seq);
+    } else if (m.t === 'signal' || m.t === 'presence') {
+      if (!this.leader) this.notice(m.t, m.d);
     } else if (m.t === 'sync') {
       if (this.leader) this.serveSync(m.since);
     } else if (m.t === 'bye') {
@@ -446,6 +500,23 @@
     this.readSeq = seq;
     if (this.leader && this.bus) this.bus.post({ t: 'read', id: this.id, seq: seq });
     if (this.onread) this.onread(seq);
+  };
+
+  /**
+   * A signal or presence event: to the page, and from the leader once to the other tabs. No seq, so
+   * no dedup: a leader that changes mid-way may lose one or pass one twice (QoS 0).
+   */
+  Client.prototype.notice = function (kind, d) {
+    if (!d || typeof d !== 'object') return;
+    if (this.leader && this.bus) this.bus.post({ t: kind, id: this.id, d: d });
+    var fn = kind === 'signal' ? this.onsignal : this.onpresence;
+    if (fn) {
+      try { fn.call(this, d); } catch (e) { if (root.console) root.console.error(e); }
+    }
+  };
+  Client.prototype.notices = function (kind, list) {
+    if (!(list instanceof Array)) return;
+    for (var i = 0; i < list.length; i++) this.notice(kind, list[i]);
   };
 
   Client.prototype.scheduleAck = function () {
@@ -608,6 +679,16 @@
       var d = parse(e);
       if (mine() && d) self.gotRead(d.seq);
     }, false);
+    es.addEventListener('signal', function (e) {
+      if (!mine()) return;
+      if (ready) alive();
+      self.notice('signal', parse(e));
+    }, false);
+    es.addEventListener('presence', function (e) {
+      if (!mine()) return;
+      if (ready) alive();
+      self.notice('presence', parse(e));
+    }, false);
     es.onerror = function () {
       if (!mine()) return;
       // Our own reconnect (not the browser's): jittered, from our cursor, with a fresh token.
@@ -644,6 +725,8 @@
         if (self.last === null && typeof body.next === 'number' && !list.length) self.last = body.next;
         self.deliverAll(list);
         if (typeof body.read === 'number') self.gotRead(body.read);
+        self.notices('signal', body.signals);
+        self.notices('presence', body.presence);
         if (body.superseded) {
           // Another poller of this device (a second leader for a moment, or another browser).
           self.retry(function () { self.poll(); }, jitter(2000));

@@ -2,19 +2,11 @@
 // the screenshot in the README is made here (SCREENSHOT=1 writes public/screenshot-demo.png).
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import type { Page } from 'playwright-core';
 import { startApp, uid, type TestApp } from '../helpers/app.ts';
-import { launch, shownSeqs, shownTexts, transportOf, type Browser } from '../helpers/browser.ts';
+import { launch, send, shownSeqs, shownTexts, transportOf, type Browser } from '../helpers/browser.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { sql } from '../helpers/db.ts';
 import { PUBLIC_DIR } from '../../app/http/routes/pages.ts';
-
-export async function send(page: Page, to: string, text: string): Promise<void> {
-  await page.fill('#to', to);
-  await page.fill('#text', text);
-  await page.click('#send-form button');
-  await waitFor(async () => (await page.inputValue('#text')) === '', { what: 'the send form to clear' });
-}
 
 /** Strictly increasing: in order and no double. */
 export function assertInOrder(seqs: number[], what: string): void {

@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { waitFor } from './wait.ts';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -64,4 +65,12 @@ export async function transportOf(page: Page): Promise<{ transport: string; via:
     via: (await el.getAttribute('data-via')) ?? '',
     connected: (await el.getAttribute('data-connected')) === 'true',
   };
+}
+
+/** Sends a message with the demo page's form and waits for the form to clear. */
+export async function send(page: Page, to: string, text: string): Promise<void> {
+  await page.fill('#to', to);
+  await page.fill('#text', text);
+  await page.click('#send-form button');
+  await waitFor(async () => (await page.inputValue('#text')) === '', { what: 'the send form to clear' });
 }
