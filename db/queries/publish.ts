@@ -81,10 +81,18 @@ WITH msg AS (
   ON CONFLICT (tenant_id, user_id) DO UPDATE SET head_seq = ib.head_seq + EXCLUDED.head_seq
   RETURNING tenant_id, user_id, head_seq
 ), seqd AS (
-  SELECT rcp.ord, rcp.tenant_id, rcp.user_id, rcp.id, rcp.expires_at,
-         heads.head_seq - cnt.n + row_number() OVER (PARTITION BY rcp.tenant_id, rcp.user_id ORDER BY rcp.ord) AS seq
-  FROM rcp JOIN cnt USING (tenant_id, user_id) JOIN heads USING (tenant_id, user_id)
-), ent AS (
+  -- The new head minus this batch's entries of the user, plus the entry's rank: the k seqs of a
+  -- user are head-k+1 .. head in batch order. Windows over the union of recipients and heads
+  -- rather than a join: the planner cannot estimate CTE sizes and would nest-loop two 1,000-row
+  -- CTEs (a million comparisons for one group publish); one sort does it in n log n.
+  SELECT ord, tenant_id, user_id, id, expires_at, seq FROM (
+    SELECT ord, tenant_id, user_id, id, expires_at,
+           max(head) OVER w - count(ord) OVER w + row_number() OVER (w ORDER BY ord) AS seq
+    FROM (SELECT ord, tenant_id, user_id, id, expires_at, NULL::bigint AS head FROM rcp
+          UNION ALL
+          SELECT NULL, tenant_id, user_id, NULL, NULL, head_seq FROM heads) u
+    WINDOW w AS (PARTITION BY tenant_id, user_id)
+  ) x WHERE ord IS NOT NULL), ent AS (
   INSERT INTO inbox_entries (tenant_id, user_id, seq, message_id, expires_at)
   SELECT tenant_id, user_id, seq, id, expires_at FROM seqd
 ), note AS (
