@@ -40,6 +40,7 @@ export interface Authenticator {
 export function createAuthenticator(db: Pool, o: { cacheS: number; clockSkewS: number }): Authenticator {
   const keys = new TtlCache<KeyPrincipal | null>(o.cacheS * 1000);
   const tenants = new TtlCache<TenantRow | null>(o.cacheS * 1000);
+  const tokens = new TtlCache<TokenPrincipal>(o.cacheS * 1000);
 
   async function tenant(tenantId: string): Promise<TenantRow | null> {
     let t = tenants.get(tenantId);
@@ -80,7 +81,14 @@ export function createAuthenticator(db: Pool, o: { cacheS: number; clockSkewS: n
         if (!p) throw new ApiError('unauthorized', 'invalid API key');
         return p;
       }
-      return verifyToken(cred, secretOf, o.clockSkewS);
+      // A verified token is remembered (a client re-polls with the same one all day long): the
+      // signature check is the costliest step of a poll. Its expiry is still checked on every use.
+      const now = Date.now() / 1000;
+      const known = tokens.get(cred);
+      if (known && known.expiresAt + o.clockSkewS > now) return known;
+      const t = await verifyToken(cred, secretOf, o.clockSkewS);
+      tokens.set(cred, t);
+      return t;
     },
   };
 }

@@ -78,7 +78,6 @@ export function createApp(d: Deps): express.Express {
   app.use(cors(d.config.corsOrigins));
 
   app.use(healthRoutes(d));
-  app.use(pageRoutes());
 
   const json = (limit: string) => express.json({ limit, strict: true, type: ['application/json', 'application/*+json'] });
   app.use('/v1/messages/batch', json('8mb'));
@@ -96,6 +95,8 @@ export function createApp(d: Deps): express.Express {
   app.use(deviceRoutes(d));
   app.use(receiptRoutes(d));
   app.use(opsRoutes(d));
+  // After the API: the static handler stats the file system for every path it is asked about.
+  app.use(pageRoutes());
   app.use(signalRoutes(d));
 
   app.use((req, res) => sendError(req, res, new ApiError('not_found', `no route for ${req.method} ${req.path}`)));
