@@ -1,12 +1,10 @@
 // The demo page in Debian's chromium: two users chat, a reload resumes from the stored cursor, and
-// the screenshot in the README is made here (SCREENSHOT=1 writes public/screenshot-demo.png).
+// (the README's screenshot is made by presence.test.ts: SCREENSHOT=1 writes public/screenshot-demo.png).
 import assert from 'node:assert/strict';
-import path from 'node:path';
 import { startApp, uid, type TestApp } from '../helpers/app.ts';
 import { launch, send, shownSeqs, shownTexts, transportOf, type Browser } from '../helpers/browser.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { sql } from '../helpers/db.ts';
-import { PUBLIC_DIR } from '../../app/http/routes/pages.ts';
 
 /** Strictly increasing: in order and no double. */
 export function assertInOrder(seqs: number[], what: string): void {
@@ -63,11 +61,6 @@ describe('browser: the demo page', function () {
     }
     // A page marks the other user's messages as its own (right-aligned) only when it sent them.
     assert.equal(await pa.locator('#messages li.mine').count(), 3);
-
-    if (process.env.SCREENSHOT === '1') {
-      await pa.setViewportSize({ width: 900, height: 860 });
-      await pa.screenshot({ path: path.join(PUBLIC_DIR, 'screenshot-demo.png') });
-    }
   });
 
   it('a reload mid-conversation resumes from the stored cursor: no loss, no duplicate', async () => {

@@ -2,6 +2,8 @@
 // other, and each page shows who of its room is online — from a snapshot at connect, and from
 // `presence` events after it. Over SSE and over long polling; a follower tab gets both by relay.
 import assert from 'node:assert/strict';
+import path from 'node:path';
+import { PUBLIC_DIR } from '../../app/http/routes/pages.ts';
 import request from 'supertest';
 import type { Page } from 'playwright-core';
 import { startApp, uid, type TestApp } from '../helpers/app.ts';
@@ -77,6 +79,13 @@ describe('browser: typing… and who is online', function () {
       await send(pa, `#${room}`, 'hello');
       await waitFor(async () => (await shownTexts(pb)).includes('hello'), { what: 'the message' });
       assert.equal(await typing(pb), '', 'typing… cleared by the message');
+      if (process.env.SCREENSHOT === '1' && transport === 'sse') {
+        // The README's demo screenshot: a conversation, who is online, and someone typing.
+        await send(pb, `#${room}`, 'hi alice, reading you');
+        await waitFor(async () => (await shownTexts(pa)).includes('hi alice, reading you'), { what: 'the reply' });
+        await typeUntilShown(pa, pb, alice);
+        await pb.screenshot({ path: path.join(PUBLIC_DIR, 'screenshot-demo.png') });
+      }
 
       // Typing to one user.
       await pb.fill('#to', alice);
