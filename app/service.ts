@@ -17,7 +17,7 @@ import { InboxReader } from './services/reader.ts';
 import { Publisher } from './services/publish.ts';
 import { heads } from './services/inbox.ts';
 import { createAuthenticator } from './http/auth.ts';
-import { createApp, createHttpServer } from './http/server.ts';
+import { createHandler, createHttpServer } from './http/server.ts';
 import { RateLimits } from './http/limits.ts';
 import { ConnectionSlots } from './delivery/slots.ts';
 import type { Deps } from './http/deps.ts';
@@ -152,7 +152,7 @@ export async function startService(config: Config, log: pino.Logger = createLogg
     ops: { metrics, deliveries, stats }, httpLog: config.logHttp ? log : null, listenerReady: () => listener.ready,
   };
 
-  const server = createHttpServer(createApp(deps), config.http);
+  const server = createHttpServer(createHandler(deps), config.http);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());

@@ -1,6 +1,7 @@
 // Authentication: `Authorization: Bearer <API key | client token>`, or `?access_token=` on GET
 // (EventSource cannot set headers). Verified keys and tenant secrets are cached briefly so a hot
 // path costs no query; a revoked key may therefore work for up to AUTH_CACHE_S more seconds.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Request, RequestHandler } from 'express';
 import type { Pool } from '../../db/pool.ts';
 import { ApiError } from '../errors.ts';
@@ -30,9 +31,21 @@ class TtlCache<V> {
   }
 }
 
+/** What authentication reads of a request (an express request or a hot-path Call's parts). */
+export interface Credentials {
+  method?: string | undefined;
+  headers: IncomingHttpHeaders;
+  query: Record<string, unknown>;
+}
+
+/** Anything that may carry an authenticated principal: an express request or a Call. */
+export interface Authenticated {
+  principal?: Principal | undefined;
+}
+
 export interface Authenticator {
   /** Resolves the request's principal (or throws 401). */
-  authenticate(req: Request): Promise<Principal>;
+  authenticate(req: Credentials): Promise<Principal>;
   /** The tenant's row (cached): signing secret and limits. */
   tenant(tenantId: string): Promise<TenantRow | null>;
 }
@@ -52,7 +65,7 @@ export function createAuthenticator(db: Pool, o: { cacheS: number; clockSkewS: n
   }
   const secretOf = async (tenantId: string) => (await tenant(tenantId))?.signingSecret ?? null;
 
-  function credential(req: Request): string {
+  function credential(req: Credentials): string {
     const h = req.headers.authorization;
     if (h !== undefined) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
@@ -101,19 +114,19 @@ export function authenticate(auth: Authenticator): RequestHandler {
   };
 }
 
-export function principal(req: Request): Principal {
+export function principal(req: Authenticated): Principal {
   if (!req.principal) throw new ApiError('unauthorized', 'a credential is required');
   return req.principal;
 }
 
 /** A client token (the endpoints that act as one user's device). */
-export function clientToken(req: Request): TokenPrincipal {
+export function clientToken(req: Authenticated): TokenPrincipal {
   const p = principal(req);
   if (p.kind !== 'token') throw new ApiError('forbidden', 'this endpoint needs a client token (POST /v1/tokens), not an API key');
   return p;
 }
 
-export function apiKey(req: Request, role: Role): KeyPrincipal {
+export function apiKey(req: Authenticated, role: Role): KeyPrincipal {
   const p = principal(req);
   if (p.kind !== 'key') throw new ApiError('forbidden', 'this endpoint needs an API key');
   if (role === 'admin' && p.role !== 'admin') throw new ApiError('forbidden', 'this endpoint needs an admin API key');

@@ -4,6 +4,7 @@
 import type { ErrorRequestHandler, Request, Response } from 'express';
 import { ApiError, ERRORS, type ErrorCode } from '../errors.ts';
 import { isConnectionError } from '../../db/pool.ts';
+import { errorBody, errorHeaders } from './edge.ts';
 
 export interface Logger {
   error(obj: object, msg?: string): void;
@@ -15,9 +16,9 @@ export function sendError(req: Request, res: Response, err: ApiError): void {
     res.destroy();
     return;
   }
-  if (err.retryAfterS !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(err.retryAfterS))));
-  res.setHeader('Cache-Control', 'no-store');
-  res.status(err.status).json({ error: err.code, message: err.message, requestId: req.id, ...err.extra });
+  const h = errorHeaders(err);
+  for (let i = 0; i < h.length; i += 2) res.setHeader(h[i]!, h[i + 1]!);
+  res.status(err.status).type('application/json').send(errorBody(err, req.id));
 }
 
 export function toApiError(err: unknown): ApiError | null {
@@ -37,14 +38,17 @@ export function toApiError(err: unknown): ApiError | null {
   return null;
 }
 
+/** Any thrown value as the error the client sees; the unexpected ones are logged, never leaked. */
+export function failure(log: Logger, err: unknown, reqId: string, route: string | undefined): ApiError {
+  const api = toApiError(err);
+  if (api) {
+    if (api.status >= 500) log.warn({ err: String((err as Error)?.message ?? err), reqId }, 'request failed: database');
+    return api;
+  }
+  log.error({ err, reqId, route }, 'unhandled error');
+  return new ApiError('internal', 'internal error');
+}
+
 export function errorMiddleware(log: Logger): ErrorRequestHandler {
-  return (err, req, res, _next) => {
-    const api = toApiError(err);
-    if (api) {
-      if (api.status >= 500) log.warn({ err: String((err as Error)?.message ?? err), reqId: req.id }, 'request failed: database');
-      return sendError(req, res, api);
-    }
-    log.error({ err, reqId: req.id, route: req.route?.path }, 'unhandled error');
-    sendError(req, res, new ApiError('internal', 'internal error'));
-  };
+  return (err, req, res, _next) => sendError(req, res, failure(log, err, req.id, req.route?.path));
 }

@@ -20,7 +20,7 @@ export function requestMetrics(m: Metrics): RequestHandler {
   };
 }
 
-/** Seconds since the request arrived (publish latency ends at COMMIT). */
-export function sinceArrival(locals: Record<string, unknown>): number {
-  return typeof locals.t0 === 'number' ? (performance.now() - locals.t0) / 1000 : 0;
+/** performance.now() when the request arrived (publish latency runs from here to COMMIT). */
+export function arrivedAt(locals: Record<string, unknown>): number {
+  return typeof locals.t0 === 'number' ? locals.t0 : performance.now();
 }

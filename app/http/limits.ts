@@ -3,7 +3,7 @@
 // N times the rate). A bucket is a steady limiter (perS a second) backed by a burst limiter (`burst`
 // extra tokens refilling over 10 s): short bursts pass, a sustained excess gets 429 rate_limited with
 // Retry-After. Connection caps count held polls and streams (delivery/slots.ts).
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import { RateLimiterMemory, BurstyRateLimiter, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Rate, RateLimitsConfig } from '../config.ts';
 import { ApiError } from '../errors.ts';
@@ -72,7 +72,7 @@ export class RateLimits {
 }
 
 /** Takes a connection slot for this response (given back when it closes), or throws 429/503. */
-export function holdSlot(slots: ConnectionSlots, res: Response, kind: 'poll' | 'stream', p: TokenPrincipal): void {
+export function holdSlot(slots: ConnectionSlots, res: ServerResponse, kind: 'poll' | 'stream', p: TokenPrincipal): void {
   const got = slots.acquire(kind, p.tenantId, p.userId, p.deviceId);
   if (got === 'process') throw new ApiError('unavailable', 'this server holds as many connections as it may; retry shortly or elsewhere', {}, 2);
   if (got === 'device') throw new ApiError('too_many_connections', 'too many open streams for this device', {}, 5);

@@ -1,13 +1,16 @@
-// Request logs (pino-http): one JSON line per request with request id, tenant, user, device, route,
-// status and duration. A long poll or stream is one line too, written when it ends, saying how it
-// ended (message, timeout, superseded, closed, lifetime, shutdown) and how many entries it wrote:
-// its route records that in `res.locals.held` (see `held()`). Credentials never reach a log line: the request serializer keeps only
+// Request logs: one JSON line per request with request id, tenant, user, device, route, status and
+// duration — by pino-http for express routes, by logCall() for the hot path, in the same shape. A
+// long poll or stream is one line too, written when it ends, saying how it ended (message, timeout,
+// superseded, closed, lifetime, shutdown) and how many entries it wrote (`Call.held`).
+// Credentials never reach a log line: the request serializer keeps only
 // method, sanitised URL and user agent, `access_token` and anything shaped like a key or a token
 // is masked in URLs, and pino's redaction covers header paths should anything log raw headers.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Request, RequestHandler, Response } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
 import type pino from 'pino';
+import type { Authenticated } from './auth.ts';
+import type { Call } from './call.ts';
 
 export const REDACT_PATHS = [
   'req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'authorization',
@@ -30,7 +33,7 @@ export function routeOf(req: Request): string {
 }
 
 /** tenant/user/device of the authenticated caller, for log lines. */
-export function who(req: Request): Record<string, string> {
+export function who(req: Authenticated): Record<string, string> {
   const p = req.principal;
   if (!p) return {};
   if (p.kind === 'token') return { tenant: p.tenantId, user: p.userId, device: p.deviceId };
@@ -44,15 +47,20 @@ export interface Held {
   delivered: number;
 }
 
-/** Marks a response as a held poll or stream; the route fills in `end` and `delivered`. */
-export function held(res: Response, kind: Held['kind']): Held {
-  const h: Held = { kind, delivered: 0 };
-  res.locals.held = h;
-  return h;
-}
+const serializeReq = (r: IncomingMessage & { originalUrl?: string }) => ({ method: r.method, url: sanitizeUrl(r.originalUrl ?? r.url ?? ''), ua: r.headers['user-agent'] });
 
-function heldOf(res: ServerResponse): Held | undefined {
-  return (res as Response).locals?.held as Held | undefined;
+/** The hot path's line for a finished call, shaped like pino-http's. */
+export function logCall(logger: pino.Logger, call: Call): void {
+  const { req, res } = call;
+  const h = call.held;
+  const status = res.statusCode;
+  const line = {
+    reqId: call.id, req: serializeReq(req), res: { status }, responseTime: Math.round(performance.now() - call.t0),
+    ...who(call), route: call.route, ...(h && { end: h.end ?? 'closed', delivered: h.delivered }),
+  };
+  const msg = h ? `${h.kind} ended: ${h.end ?? 'closed'}` : !req.readableAborted && res.writableEnded ? 'request completed' : 'request aborted';
+  if (status >= 500) logger.error(line, msg);
+  else logger.info(line, msg);
 }
 
 export function httpLogger(logger: pino.Logger): RequestHandler {
@@ -62,19 +70,16 @@ export function httpLogger(logger: pino.Logger): RequestHandler {
     quietReqLogger: true,
     wrapSerializers: false,
     serializers: {
-      req: (r: IncomingMessage & { originalUrl?: string }) => ({ method: r.method, url: sanitizeUrl(r.originalUrl ?? r.url ?? ''), ua: r.headers['user-agent'] }),
+      req: serializeReq,
       res: (r: ServerResponse) => ({ status: r.statusCode }),
     },
     customProps: (req, res) => {
       // Called at the start too, when nothing is known yet: only the finished line gets the fields.
       if (!res.headersSent && !res.writableEnded && !res.destroyed) return {};
-      const h = heldOf(res);
       const r = req as Request;
-      return { ...who(r), route: routeOf(r), ...(h && { end: h.end ?? 'closed', delivered: h.delivered }) };
+      return { ...who(r), route: routeOf(r) };
     },
     customSuccessMessage: (req, res) => {
-      const h = heldOf(res);
-      if (h) return `${h.kind} ended: ${h.end ?? 'closed'}`;
       return !req.readableAborted && res.writableEnded ? 'request completed' : 'request aborted';
     },
     customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),

@@ -1,8 +1,8 @@
 // The express app and its HTTP server. Routes are thin; the order of middleware is the policy:
 // request id -> security headers -> CORS -> body parsing (per route size) -> auth -> routes ->
-// 404 -> the one error mapper.
+// 404 -> the one error mapper. Polls, streams and single publishes are served before express, on
+// the hot path (hot.ts), with the same policy.
 import http from 'node:http';
-import crypto from 'node:crypto';
 import express, { type RequestHandler } from 'express';
 import helmet from 'helmet';
 import './types.ts';
@@ -13,8 +13,6 @@ import { errorMiddleware, sendError } from './errors.ts';
 import { ApiError } from '../errors.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { messageRoutes } from './routes/messages.ts';
-import { pollRoutes } from './routes/poll.ts';
-import { streamRoutes } from './routes/stream.ts';
 import { ackRoutes } from './routes/ack.ts';
 import { healthRoutes } from './routes/health.ts';
 import { adminRoutes } from './routes/admin.ts';
@@ -26,35 +24,29 @@ import { signalRoutes } from './routes/signals.ts';
 import { httpLogger } from './logging.ts';
 import { requestMetrics } from './instrument.ts';
 import { pageRoutes } from './routes/pages.ts';
-
-const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
+import { requestIdOf, corsFor, helmetOptions } from './edge.ts';
+import { withHotPath } from './hot.ts';
 
 function requestId(): RequestHandler {
   return (req, res, next) => {
-    const given = req.headers['x-request-id'];
-    req.id = typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : crypto.randomUUID();
+    req.id = requestIdOf(req);
     res.setHeader('X-Request-Id', req.id);
     next();
   };
 }
 
-// CORS for an allow-list of origins only; credentials allowed, so never "*".
+// CORS for an allow-list of origins only (edge.ts); a preflight is answered here.
 function cors(origins: readonly string[]): RequestHandler {
-  const allowed = new Set(origins);
+  const corsOf = corsFor(origins);
   return (req, res, next) => {
-    const origin = req.headers.origin;
-    if (origin && allowed.has(origin)) {
-      res.setHeader('Access-Control-Allow-Origin', origin);
-      res.setHeader('Access-Control-Allow-Credentials', 'true');
-      res.setHeader('Access-Control-Expose-Headers', 'X-Request-Id, Retry-After');
-      res.append('Vary', 'Origin');
-      if (req.method === 'OPTIONS' && req.headers['access-control-request-method']) {
-        res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, DELETE, OPTIONS');
-        res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Idempotency-Key, Last-Event-ID, X-Request-Id');
-        res.setHeader('Access-Control-Max-Age', '600');
-        res.status(204).end();
-        return;
-      }
+    const c = corsOf(req);
+    for (let i = 0; i < c.headers.length; i += 2) {
+      if (c.headers[i] === 'Vary') res.append('Vary', c.headers[i + 1]!);
+      else res.setHeader(c.headers[i]!, c.headers[i + 1]!);
+    }
+    if (c.preflight) {
+      res.status(204).end();
+      return;
     }
     next();
   };
@@ -68,13 +60,7 @@ export function createApp(d: Deps): express.Express {
   app.use(requestId());
   if (d.httpLog) app.use(httpLogger(d.httpLog));
   if (d.ops.metrics) app.use(requestMetrics(d.ops.metrics));
-  app.use(helmet({
-    // The demo and console pages use only same-origin scripts and styles.
-    // No upgrade-insecure-requests: behind plain HTTP (an intranet, a TLS-terminating proxy on
-    // another host) it would send the pages' scripts and XHRs to an https origin that is not there.
-    contentSecurityPolicy: { directives: { defaultSrc: ["'self'"], connectSrc: ["'self'"], imgSrc: ["'self'", 'data:'], upgradeInsecureRequests: null } },
-    crossOriginResourcePolicy: { policy: d.config.corsOrigins.length ? 'cross-origin' : 'same-origin' },
-  }));
+  app.use(helmet(helmetOptions(d.config)));
   app.use(cors(d.config.corsOrigins));
 
   app.use(healthRoutes(d));
@@ -87,8 +73,6 @@ export function createApp(d: Deps): express.Express {
   app.use('/v1', authenticate(d.auth));
   app.use(tokenRoutes(d));
   app.use(messageRoutes(d));
-  app.use(pollRoutes(d));
-  app.use(streamRoutes(d));
   app.use(ackRoutes(d));
   app.use(adminRoutes(d));
   app.use(groupRoutes(d));
@@ -112,14 +96,19 @@ export function createApp(d: Deps): express.Express {
  * would let a slowloris hold a socket far longer than the timeout: the check runs at least every
  * second here.
  */
-export function createHttpServer(app: express.Express, t: HttpLimits): http.Server {
+/** The whole HTTP surface: the hot path, then the express app. */
+export function createHandler(d: Deps): http.RequestListener {
+  return withHotPath(d, createApp(d));
+}
+
+export function createHttpServer(handler: http.RequestListener, t: HttpLimits): http.Server {
   const server = http.createServer({
     maxHeaderSize: t.maxHeaderBytes,
     headersTimeout: t.headersTimeoutMs,
     requestTimeout: t.requestTimeoutMs,
     keepAliveTimeout: t.keepAliveTimeoutMs,
     connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(t.headersTimeoutMs / 4))),
-  }, app);
+  }, handler);
   server.timeout = 0;
   return server;
 }

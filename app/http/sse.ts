@@ -1,6 +1,7 @@
 // Server-Sent Events framing and the response side of a stream. Pure text building plus one sink
 // class; what to send and when is decided in delivery/streams.ts.
-import type { Request, Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import type { Call } from './call.ts';
 import type { StreamSink, StreamEnd } from '../delivery/streams.ts';
 import type { Entry } from '../services/reader.ts';
 
@@ -34,15 +35,19 @@ export interface SseOpen {
 }
 
 /** Writes the response head and the prelude; the response stays open. */
-export function openSse(req: Request, res: Response, o: SseOpen): void {
-  res.status(200);
-  res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
-  res.setHeader('Cache-Control', 'no-cache, no-transform');
-  res.setHeader('X-Accel-Buffering', 'no');
+export function openSse(call: Call, o: SseOpen): void {
+  const { req, res } = call;
+  const head = [
+    ...call.headers,
+    'Content-Type', 'text/event-stream; charset=utf-8',
+    'Cache-Control', 'no-cache, no-transform',
+    'X-Accel-Buffering', 'no',
+  ];
   // HTTP/1.0 has no chunked encoding: Node then delimits the body by closing the connection.
-  if (req.httpVersion !== '1.0') res.setHeader('Connection', 'keep-alive');
+  if (req.httpVersion !== '1.0') head.push('Connection', 'keep-alive');
   req.socket.setNoDelay(true);
   req.socket.setKeepAlive(true);
+  res.writeHead(200, head);
   res.flushHeaders();
   res.write((o.padding ? PADDING : '') + `retry: ${o.retryMs}\n\n`);
 }
@@ -58,7 +63,7 @@ export class SseSink implements StreamSink {
    * `onWrite` learns of every page of entries handed to the socket (metrics, delivery record).
    */
   constructor(
-    private readonly res: Response,
+    private readonly res: ServerResponse,
     private readonly visiblePings = false,
     private readonly maxBufferedBytes = 1024 * 1024,
     private readonly onWrite?: (entries: readonly Entry[]) => void,

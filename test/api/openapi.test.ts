@@ -1,34 +1,11 @@
-// /openapi.json: a valid OpenAPI 3.1 document, and it matches the routes the express app really
-// serves, both ways. The served routes are found by walking the express router stack, so a route
-// added anywhere without an entry in the route table (app/http/api.ts) fails this test.
+// /openapi.json: a valid OpenAPI 3.1 document, and it matches the routes the server really serves,
+// both ways. The served routes are the hot path's plus those found by walking the express router
+// stack, so a route added anywhere without an entry in the route table (app/http/api.ts) fails.
 import assert from 'node:assert/strict';
 import SwaggerParser from '@apidevtools/swagger-parser';
-import type { Express } from 'express';
-import { createApp } from '../../app/http/server.ts';
+import { appRoutes } from '../helpers/routes.ts';
 import { toOpenApiPath } from '../../app/http/api.ts';
 import { startApp, type TestApp } from '../helpers/app.ts';
-
-interface Layer {
-  route?: { path: string | string[]; methods: Record<string, boolean> };
-  handle?: { stack?: Layer[] };
-  name?: string;
-}
-
-/** "METHOD /path" of every route in the app, however deeply routers nest (paths mounted at root). */
-export function servedRoutes(app: Express): Set<string> {
-  const out = new Set<string>();
-  const walk = (stack: Layer[]) => {
-    for (const l of stack) {
-      if (l.route) {
-        for (const p of [l.route.path].flat()) {
-          for (const [m, on] of Object.entries(l.route.methods)) if (on && m !== '_all') out.add(`${m.toUpperCase()} ${toOpenApiPath(p)}`);
-        }
-      } else if (l.handle?.stack) walk(l.handle.stack);
-    }
-  };
-  walk((app as unknown as { router: { stack: Layer[] } }).router.stack);
-  return out;
-}
 
 describe('OpenAPI document', () => {
   let app: TestApp;
@@ -46,7 +23,7 @@ describe('OpenAPI document', () => {
   });
 
   it('documents every served route, and serves every documented one', () => {
-    const served = servedRoutes(createApp(app.service.deps));
+    const served = new Set(appRoutes(app.service.deps).map(([m, p]) => `${m} ${toOpenApiPath(p)}`));
     const documented = new Set<string>();
     for (const [p, ops] of Object.entries(doc.paths)) for (const m of Object.keys(ops)) documented.add(`${m.toUpperCase()} ${p}`);
     assert.ok(served.size >= 10, `walked the router stack: ${[...served].join(', ')}`);

@@ -1,7 +1,10 @@
-// Publishing (single and batch) and inbox history.
-import { Router, type Request } from 'express';
+// Publishing (single and batch) and inbox history. A single publish is served on the hot path
+// (publishHandler, on a Call); the batch and history are express routes.
+import type { IncomingMessage } from 'node:http';
+import { Router } from 'express';
 import type { Deps } from '../deps.ts';
 import { principal, inboxOwner } from '../auth.ts';
+import type { Principal } from '../../services/credentials.ts';
 import { parseBody, PublishBody, BatchBody, payloadJson, intParam, stringParam, matchParam, TYPE_RE, LIMITS } from '../validate.ts';
 import { toApiError } from '../errors.ts';
 import { ApiError } from '../../errors.ts';
@@ -9,23 +12,29 @@ import type { PublishResult } from '../../services/publish.ts';
 import { history } from '../../services/inbox.ts';
 import { withSeq } from '../../../db/queries/messageJson.ts';
 import { API } from '../api.ts';
-import { sinceArrival } from '../instrument.ts';
+import { arrivedAt } from '../instrument.ts';
+import { respond, JSON_TYPE, type Call } from '../call.ts';
 
-export function messageRoutes(d: Deps): Router {
-  const r = Router();
+function idempotencyKey(req: IncomingMessage): string | undefined {
+  const k = req.headers['idempotency-key'];
+  if (k === undefined) return undefined;
+  if (typeof k !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(k)) throw new ApiError('invalid_request', 'Idempotency-Key: must be 1-128 printable ASCII characters');
+  return k;
+}
 
+/** A publisher of single messages for one principal's requests (the batch runs many). */
+function publishing(d: Deps) {
   /** Publish latency (arrival to COMMIT) and the published count, for stored messages. */
-  function observed(req: Request, out: PublishResult): PublishResult {
+  function observed(t0: number, out: PublishResult): PublishResult {
     const m = d.ops.metrics;
     if (m && out.status !== 200) {
-      m.publishLatency.observe(sinceArrival(req.res!.locals));
+      m.publishLatency.observe((performance.now() - t0) / 1000);
       m.published.inc();
     }
     return out;
   }
 
-  async function publishOne(req: Request, raw: unknown, idempotencyKey: string | undefined, field = ''): Promise<PublishResult> {
-    const p = principal(req);
+  return async function publishOne(p: Principal, t0: number, raw: unknown, idempotencyKey: string | undefined, field = ''): Promise<PublishResult> {
     const body = parseBody(PublishBody, raw, field);
     if ((body.to === undefined) === (body.group === undefined)) throw new ApiError('invalid_request', `${field}to/group: give exactly one of "to" or "group"`);
     let sender: string;
@@ -43,32 +52,37 @@ export function messageRoutes(d: Deps): Router {
     const tenant = await d.auth.tenant(p.tenantId);
     if (!tenant) throw new ApiError('unauthorized', 'the tenant no longer exists');
     const ttlS = Math.min(body.ttlSeconds ?? d.config.messageTtlDefaultS, tenant.maxTtlS);
-    return observed(req, await d.publisher.publish({
+    return observed(t0, await d.publisher.publish({
       tenantId: p.tenantId, sender, senderIsUser, to: body.to ?? [], group: body.group ?? null, memberOnly: p.kind === 'token',
       type: body.type ?? 'message', payloadJson: payloadJson(body.payload, d.config.payloadMaxBytes), dedupId, ttlS,
     }));
-  }
+  };
+}
 
-  function idempotencyKey(req: Request): string | undefined {
-    const k = req.headers['idempotency-key'];
-    if (k === undefined) return undefined;
-    if (typeof k !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(k)) throw new ApiError('invalid_request', 'Idempotency-Key: must be 1-128 printable ASCII characters');
-    return k;
-  }
+/** POST /v1/messages, on the hot path. */
+export function publishHandler(d: Deps): (call: Call) => Promise<void> {
+  const publishOne = publishing(d);
+  return async (call) => {
+    const p = principal(call);
+    await d.rates.publish(p);
+    const out = await publishOne(p, call.t0, call.body, idempotencyKey(call.req));
+    respond(call, out.status, JSON_TYPE, JSON.stringify(out.body));
+  };
+}
 
-  r.post(API.publish.path, async (req, res) => {
-    await d.rates.publish(principal(req));
-    const out = await publishOne(req, req.body, idempotencyKey(req));
-    res.status(out.status).json(out.body);
-  });
+export function messageRoutes(d: Deps): Router {
+  const r = Router();
+  const publishOne = publishing(d);
 
   // Each message is committed on its own (they still share group commits); one bad message fails alone.
   r.post(API.batch.path, async (req, res) => {
     const { messages } = parseBody(BatchBody, req.body);
-    await d.rates.publish(principal(req), messages.length);
+    const p = principal(req);
+    await d.rates.publish(p, messages.length);
+    const t0 = arrivedAt(res.locals);
     const results = await Promise.all(messages.map(async (m, i) => {
       try {
-        return (await publishOne(req, m, undefined, `messages[${i}].`)).body;
+        return (await publishOne(p, t0, m, undefined, `messages[${i}].`)).body;
       } catch (err) {
         const api = toApiError(err);
         if (!api) {

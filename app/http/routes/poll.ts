@@ -1,67 +1,60 @@
 // GET /v1/poll: long polling. Answers at once when entries after `since` exist, else holds the
 // request in the waiter registry until one arrives, the timeout passes, or a newer poll of the
-// same device supersedes it.
-import { Router } from 'express';
+// same device supersedes it. Served on the hot path (a Call, not express).
 import type { Deps } from '../deps.ts';
 import { clientToken } from '../auth.ts';
 import { holdSlot } from '../limits.ts';
 import { intParam, boolParam, LIMITS } from '../validate.ts';
 import { startPoll } from '../../services/inbox.ts';
 import { PollSession, type PollOutcome, type PollEnd } from '../../delivery/polls.ts';
-import { API } from '../api.ts';
-import { held } from '../logging.ts';
+import { respond, JSON_TYPE, type Call } from '../call.ts';
 import { delivered } from '../../ops/observe.ts';
+import type { Held } from '../logging.ts';
 
-export function pollRoutes(d: Deps): Router {
-  const r = Router();
-  r.get(API.poll.path, async (req, res) => {
-    const p = clientToken(req);
-    await d.rates.connect(p);
-    holdSlot(d.slots, res, 'poll', p);
-    const q = req.query;
-    const since = intParam(q, 'since', { min: 0, max: Number.MAX_SAFE_INTEGER });
-    const timeoutS = intParam(q, 'timeout', { min: 0, max: d.config.pollTimeoutMaxS, clamp: true }) ?? d.config.pollTimeoutDefaultS;
-    const limit = intParam(q, 'limit', { min: 1, max: LIMITS.pollLimit }) ?? 100;
-    const ack = boolParam(q, 'ack') ?? true;
-    const device = { tenantId: p.tenantId, userId: p.userId, deviceId: p.deviceId };
-    const start = await startPoll(d.db, device, since ?? null, ack);
-    if (start.newlyAcked > 0) d.ops.metrics?.acknowledged.inc({ via: 'poll' }, start.newlyAcked);
-    const h = held(res, 'poll');
-    const ended = (end: PollEnd | 'closed') => {
-      if (h.end) return;
-      h.end = end;
-      d.ops.metrics?.pollEnds.inc({ end });
-    };
+const NO_STORE = ['Cache-Control', 'no-store'];
 
-    const answer = (o: PollOutcome) => {
-      if (res.writableEnded || res.destroyed) return;
-      const next = o.entries.length ? o.entries[o.entries.length - 1]!.seq : start.since;
-      if (o.entries.length) d.delivered.note(p.tenantId, p.userId, p.deviceId, next);
-      let body = `{"messages":[${o.entries.map((e) => e.json).join(',')}],"next":${next},"more":${o.more},"read":${start.read}`;
-      if (o.end === 'superseded') body += ',"superseded":true';
-      // Signals and presence events that arrived while the poll was held (QoS 0: never again).
-      const signals = o.notices?.get('signal');
-      if (signals) body += `,"signals":[${signals.join(',')}]`;
-      const presence = o.notices?.get('presence');
-      if (presence) body += `,"presence":[${presence.join(',')}]`;
-      body += '}';
-      res.status(200);
-      res.setHeader('Content-Type', 'application/json; charset=utf-8');
-      res.setHeader('Cache-Control', 'no-store');
-      h.delivered = o.entries.length;
-      ended(o.end);
-      // Explicit: Node would frame an HTTP/1.0 answer by closing the connection instead.
-      res.setHeader('Content-Length', Buffer.byteLength(body));
-      res.end(body);
-      delivered(d.ops, device, 'poll', o.entries);
-    };
-    const session = new PollSession(d.registry, d.reader, p.tenantId, p.userId, p.deviceId, start.since, limit, Date.now() + timeoutS * 1000, answer);
-    res.on('close', () => {
-      session.abandon();
-      ended('closed');
-    });
-    await session.start();
-    if (timeoutS === 0) session.timeout();
+export async function servePoll(d: Deps, call: Call): Promise<void> {
+  const { res, query: q } = call;
+  const p = clientToken(call);
+  await d.rates.connect(p);
+  holdSlot(d.slots, res, 'poll', p);
+  const since = intParam(q, 'since', { min: 0, max: Number.MAX_SAFE_INTEGER });
+  const timeoutS = intParam(q, 'timeout', { min: 0, max: d.config.pollTimeoutMaxS, clamp: true }) ?? d.config.pollTimeoutDefaultS;
+  const limit = intParam(q, 'limit', { min: 1, max: LIMITS.pollLimit }) ?? 100;
+  const ack = boolParam(q, 'ack') ?? true;
+  const device = { tenantId: p.tenantId, userId: p.userId, deviceId: p.deviceId };
+  const start = await startPoll(d.db, device, since ?? null, ack);
+  if (start.newlyAcked > 0) d.ops.metrics?.acknowledged.inc({ via: 'poll' }, start.newlyAcked);
+  const h: Held = { kind: 'poll', delivered: 0 };
+  call.held = h;
+  const ended = (end: PollEnd | 'closed') => {
+    if (h.end) return;
+    h.end = end;
+    d.ops.metrics?.pollEnds.inc({ end });
+  };
+
+  const answer = (o: PollOutcome) => {
+    if (res.writableEnded || res.destroyed) return;
+    const next = o.entries.length ? o.entries[o.entries.length - 1]!.seq : start.since;
+    if (o.entries.length) d.delivered.note(p.tenantId, p.userId, p.deviceId, next);
+    let body = `{"messages":[${o.entries.map((e) => e.json).join(',')}],"next":${next},"more":${o.more},"read":${start.read}`;
+    if (o.end === 'superseded') body += ',"superseded":true';
+    // Signals and presence events that arrived while the poll was held (QoS 0: never again).
+    const signals = o.notices?.get('signal');
+    if (signals) body += `,"signals":[${signals.join(',')}]`;
+    const presence = o.notices?.get('presence');
+    if (presence) body += `,"presence":[${presence.join(',')}]`;
+    body += '}';
+    h.delivered = o.entries.length;
+    ended(o.end);
+    respond(call, 200, JSON_TYPE, body, NO_STORE);
+    delivered(d.ops, device, 'poll', o.entries);
+  };
+  const session = new PollSession(d.registry, d.reader, p.tenantId, p.userId, p.deviceId, start.since, limit, Date.now() + timeoutS * 1000, answer);
+  res.on('close', () => {
+    session.abandon();
+    ended('closed');
   });
-  return r;
+  await session.start();
+  if (timeoutS === 0) session.timeout();
 }

@@ -1,6 +1,6 @@
 // GET /v1/stream: Server-Sent Events. Resumes from Last-Event-ID (wins), ?since, or the device's
-// cursor; replays, then follows live. Does not acknowledge: clients POST /v1/ack.
-import { Router } from 'express';
+// cursor; replays, then follows live. Does not acknowledge: clients POST /v1/ack. Served on the hot
+// path (a Call, not express).
 import type { Deps } from '../deps.ts';
 import { clientToken } from '../auth.ts';
 import { holdSlot } from '../limits.ts';
@@ -8,9 +8,9 @@ import { intParam, boolParam, lastEventId } from '../validate.ts';
 import { openSse, SseSink } from '../sse.ts';
 import { startStream } from '../../services/inbox.ts';
 import { StreamSession, type StreamEnd } from '../../delivery/streams.ts';
-import { API } from '../api.ts';
-import { held } from '../logging.ts';
+import type { Call } from '../call.ts';
 import { delivered } from '../../ops/observe.ts';
+import type { Held } from '../logging.ts';
 
 const PAGE = 1000;
 /**
@@ -20,44 +20,42 @@ const PAGE = 1000;
  */
 const FIRST_PING_MS = 1000;
 
-export function streamRoutes(d: Deps): Router {
-  const r = Router();
-  r.get(API.stream.path, async (req, res) => {
-    const p = clientToken(req);
-    await d.rates.connect(p);
-    holdSlot(d.slots, res, 'stream', p);
-    const header = req.headers['last-event-id'];
-    const cursor = lastEventId(Array.isArray(header) ? header[0] : header) ?? intParam(req.query, 'since', { min: 0, max: Number.MAX_SAFE_INTEGER });
-    const padding = boolParam(req.query, 'padding') ?? false;
-    const ping = boolParam(req.query, 'ping') ?? false;
-    const device = { tenantId: p.tenantId, userId: p.userId, deviceId: p.deviceId };
-    const start = await startStream(d.db, device, cursor ?? null);
+export async function serveStream(d: Deps, call: Call): Promise<void> {
+  const { req, res, query: q } = call;
+  const p = clientToken(call);
+  await d.rates.connect(p);
+  holdSlot(d.slots, res, 'stream', p);
+  const header = req.headers['last-event-id'];
+  const cursor = lastEventId(Array.isArray(header) ? header[0] : header) ?? intParam(q, 'since', { min: 0, max: Number.MAX_SAFE_INTEGER });
+  const padding = boolParam(q, 'padding') ?? false;
+  const ping = boolParam(q, 'ping') ?? false;
+  const device = { tenantId: p.tenantId, userId: p.userId, deviceId: p.deviceId };
+  const start = await startStream(d.db, device, cursor ?? null);
 
-    openSse(req, res, { retryMs: d.config.streamRetryMs, padding });
-    const h = held(res, 'stream');
-    const sink = new SseSink(res, ping, d.config.streamMaxBufferedBytes, (entries) => {
-      h.delivered += entries.length;
-      delivered(d.ops, device, 'stream', entries);
-    });
-    const onEnd = (end: StreamEnd) => {
-      h.end ??= end;
-      d.ops.metrics?.streamEnds.inc({ end });
-      if (end === 'slow') d.log.info({ tenant: p.tenantId, user: p.userId, device: p.deviceId, reqId: req.id }, 'slow reader: stream closed');
-    };
-    sink.ready(start.since, start.head);
-    if (start.reset) sink.reset(start.floor + 1);
-    // Jitter the lifetime so streams opened together do not all reconnect together.
-    const lifetimeMs = d.config.streamMaxLifetimeS * 1000 * (0.9 + 0.1 * Math.random());
-    const session = new StreamSession(d.registry, d.reader, sink, p.tenantId, p.userId, p.deviceId, start.since, {
-      pageSize: PAGE, heartbeatMs: d.config.streamHeartbeatS * 1000, closeAt: Date.now() + lifetimeMs, slowCloseMs: d.config.streamSlowCloseMs,
-      onSent: (seq) => d.delivered.note(p.tenantId, p.userId, p.deviceId, seq),
-    }, onEnd);
-    const firstPing = ping ? setTimeout(() => { if (!res.writableEnded) sink.heartbeat(); }, FIRST_PING_MS) : null;
-    res.on('close', () => {
-      if (firstPing) clearTimeout(firstPing);
-      session.abandon();
-    });
-    session.start();
+  openSse(call, { retryMs: d.config.streamRetryMs, padding });
+  const h: Held = { kind: 'stream', delivered: 0 };
+  call.held = h;
+  const sink = new SseSink(res, ping, d.config.streamMaxBufferedBytes, (entries) => {
+    h.delivered += entries.length;
+    delivered(d.ops, device, 'stream', entries);
   });
-  return r;
+  const onEnd = (end: StreamEnd) => {
+    h.end ??= end;
+    d.ops.metrics?.streamEnds.inc({ end });
+    if (end === 'slow') d.log.info({ tenant: p.tenantId, user: p.userId, device: p.deviceId, reqId: call.id }, 'slow reader: stream closed');
+  };
+  sink.ready(start.since, start.head);
+  if (start.reset) sink.reset(start.floor + 1);
+  // Jitter the lifetime so streams opened together do not all reconnect together.
+  const lifetimeMs = d.config.streamMaxLifetimeS * 1000 * (0.9 + 0.1 * Math.random());
+  const session = new StreamSession(d.registry, d.reader, sink, p.tenantId, p.userId, p.deviceId, start.since, {
+    pageSize: PAGE, heartbeatMs: d.config.streamHeartbeatS * 1000, closeAt: Date.now() + lifetimeMs, slowCloseMs: d.config.streamSlowCloseMs,
+    onSent: (seq) => d.delivered.note(p.tenantId, p.userId, p.deviceId, seq),
+  }, onEnd);
+  const firstPing = ping ? setTimeout(() => { if (!res.writableEnded) sink.heartbeat(); }, FIRST_PING_MS) : null;
+  res.on('close', () => {
+    if (firstPing) clearTimeout(firstPing);
+    session.abandon();
+  });
+  session.start();
 }
