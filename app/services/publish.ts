@@ -62,13 +62,36 @@ export function requestHash(i: PublishInput): Buffer {
 export class Publisher {
   private queue: Pending[] = [];
   private inFlight = 0;
+  /** Settles when the latest publish to arrive has joined the queue (or failed before it). */
+  private lastInLine: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly db: Pool,
     private readonly opts: PublisherOptions,
   ) {}
 
+  /**
+   * Publishes join the queue in the order they arrived, although a group publish first looks up
+   * the group (queries on different pool connections finish in any order): a message sent 50 ms
+   * after another, before the first was answered, must not be stored ahead of it.
+   */
   async publish(input: PublishInput): Promise<PublishResult> {
+    const turn = this.lastInLine;
+    let inLine!: () => void;
+    this.lastInLine = new Promise((resolve) => { inLine = resolve; });
+    let stored: StoredMessage | null;
+    let msg: NewMessage;
+    try {
+      msg = await this.prepare(input);
+      await turn;
+      stored = await this.enqueue(msg, inLine);
+    } finally {
+      inLine();
+    }
+    return this.answer(input, msg, stored);
+  }
+
+  private async prepare(input: PublishInput): Promise<NewMessage> {
     const recipients = new Set(input.to);
     if (input.senderIsUser) recipients.add(input.sender);
     let fanout: NewMessage['fanout'] = 'none';
@@ -79,7 +102,7 @@ export class Publisher {
       if (input.memberOnly && !g.member) throw new ApiError('forbidden', `group: ${input.sender} is not a member of "${input.group}"`);
       fanout = g.size > this.opts.groupInlineMax ? 'queued' : 'inline';
     }
-    const msg: NewMessage = {
+    return {
       tenantId: input.tenantId,
       id: crypto.randomUUID(),
       sender: input.sender,
@@ -92,7 +115,9 @@ export class Publisher {
       recipients: [...recipients],
       fanout,
     };
-    const stored = await this.enqueue(msg);
+  }
+
+  private async answer(input: PublishInput, msg: NewMessage, stored: StoredMessage | null): Promise<PublishResult> {
     if (stored) {
       const body = { id: msg.id, seqs: stored.seqs, createdAt: stored.createdAt.toISOString(), expiresAt: stored.expiresAt.toISOString(), duplicate: false };
       if (stored.queued === null) return { status: 201, body };
@@ -120,9 +145,11 @@ export class Publisher {
     return this.queue.length;
   }
 
-  private enqueue(msg: NewMessage): Promise<StoredMessage | null> {
+  /** Queues the message for the next batch; `queued` is called once it is in the queue. */
+  private enqueue(msg: NewMessage, queued: () => void): Promise<StoredMessage | null> {
     return new Promise((resolve, reject) => {
       this.queue.push({ msg, resolve, reject });
+      queued();
       this.kick();
     });
   }

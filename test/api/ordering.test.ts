@@ -53,4 +53,24 @@ describe('ordering under concurrency', () => {
     assert.equal(Number(watchedRow.n), 2000, 'user 0 is in every message');
     assert.deepEqual(seen, Array.from({ length: 2000 }, (_, i) => i + 1));
   });
+
+  it('publishes are stored in the order they arrived, even when a group publish looks up its group first', async () => {
+    const group = uid('g');
+    const member = uid('m');
+    await app.http.put(`/v1/groups/${group}`).set('Authorization', `Bearer ${app.tenant.adminKey}`).send({ members: [member] }).expect(201);
+    const publisher = app.service.deps.publisher;
+    const base = { tenantId: app.tenant.id, sender: 'system', senderIsUser: false, memberOnly: false, type: 't', dedupId: null, ttlS: 3600 };
+    // Arrival order: group, direct, group, direct… The direct ones need no lookup; without the
+    // arrival-order queue they would overtake the group ones.
+    const sent = Array.from({ length: 20 }, (_, i) => publisher.publish(i % 2 === 0
+      ? { ...base, to: [], group, payloadJson: JSON.stringify({ i }) }
+      : { ...base, to: [member], group: null, payloadJson: JSON.stringify({ i }) }));
+    const results = await Promise.all(sent);
+    assert.deepEqual(results.map((r) => (r.body as { seqs: Record<string, number> }).seqs[member]), Array.from({ length: 20 }, (_, i) => i + 1));
+    // A failure before the queue (unknown group) does not hold up the ones behind it.
+    const failed = publisher.publish({ ...base, to: [], group: uid('nope'), payloadJson: '{}' });
+    const after = publisher.publish({ ...base, to: [member], group: null, payloadJson: '{}' });
+    await assert.rejects(failed, /unknown group/);
+    assert.equal(((await after).body as { seqs: Record<string, number> }).seqs[member], 21);
+  });
 });
