@@ -47,9 +47,14 @@ export class PollSession implements PollWaiter {
     return this.state === 'WAITING';
   }
 
-  /** Registers, then reads. Rejects only if that first read fails (the caller answers 503). */
-  async start(): Promise<void> {
+  /**
+   * Registers, then reads — unless the caller knows there is nothing past the cursor yet (see
+   * WaiterRegistry.watch): then it just waits. Rejects only if that first read fails (the caller
+   * answers 503).
+   */
+  async start(read = true): Promise<void> {
     this.registry.addPoll(this);
+    if (!read) return;
     try {
       await this.check();
     } catch (err) {

@@ -53,6 +53,8 @@ export class WaiterRegistry {
   private wheel = new Map<number, Set<PollWaiter>>();
   private bucketOf = new Map<PollWaiter, number>();
   private streams = new Set<StreamWaiter>();
+  /** Users whose inbox head is being read by a poll about to register: the highest head woken since. */
+  private watches = new Map<string, { count: number; head: number }>();
   private sweepTimer: NodeJS.Timeout;
   private lastSwept: number;
 
@@ -114,9 +116,35 @@ export class WaiterRegistry {
     }
   }
 
+  /**
+   * Watches a user's wake-ups while a poll reads the inbox head, before it registers. The returned
+   * function ends the watch and gives the highest head woken meanwhile (0 if none). A commit the
+   * read did not see notifies after the watch began: it is either seen here or wakes the poll
+   * once registered. So a poll whose cursor is at the head it read, with no wake meanwhile, can
+   * wait without reading its entries first (they cannot exist).
+   */
+  watch(tenantId: string, userId: string): () => number {
+    const uk = userKey(tenantId, userId);
+    let w = this.watches.get(uk);
+    if (!w) this.watches.set(uk, (w = { count: 0, head: 0 }));
+    w.count++;
+    const watched = w;
+    let ended = false;
+    return () => {
+      if (!ended) {
+        ended = true;
+        if (--watched.count === 0 && this.watches.get(uk) === watched) this.watches.delete(uk);
+      }
+      return watched.head;
+    };
+  }
+
   /** Wakes this process's waiters of one user whose cursor is behind `head`. */
   wake(tenantId: string, userId: string, head: number): number {
-    const set = this.byUser.get(userKey(tenantId, userId));
+    const uk = userKey(tenantId, userId);
+    const watched = this.watches.get(uk);
+    if (watched && head > watched.head) watched.head = head;
+    const set = this.byUser.get(uk);
     if (!set) return 0;
     let n = 0;
     for (const w of [...set]) {

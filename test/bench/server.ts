@@ -28,7 +28,7 @@ export interface ServerOptions {
 export async function startServer(o: ServerOptions = {}): Promise<BenchServer> {
   const dataDir = o.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'mailslot-bench-'));
   fs.chmodSync(dataDir, 0o755);
-  const child: ChildProcess = spawn(process.execPath, [...(o.nodeArgs ?? []), '--import', 'tsx', 'app/main.ts'], {
+  const child: ChildProcess = spawn(process.execPath, [...(o.nodeArgs ?? process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', 'app/main.ts'], {
     cwd: ROOT,
     env: {
       ...process.env, PORT: '0', LOG_LEVEL: 'warn', MAILSLOT_DATA_DIR: dataDir, DATABASE_URL: o.databaseUrl ?? '',

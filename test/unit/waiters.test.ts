@@ -39,6 +39,22 @@ describe('waiter registry (the per-client timeout map)', () => {
     assert.equal(reg.wake('other-tenant', 'u', 9), 0);
   });
 
+  it('a watch sees the wake-ups of its user that arrive before the poll registers, and ends cleanly', () => {
+    const end = reg.watch('t', 'u');
+    const both = reg.watch('t', 'u');
+    const other = reg.watch('t', 'v');
+    assert.equal(reg.wake('t', 'u', 4), 0, 'no waiter yet');
+    reg.wake('t', 'u', 7);
+    reg.wake('t', 'u', 6);
+    assert.equal(end(), 7, 'the highest head woken meanwhile');
+    assert.equal(end(), 7, 'ending twice is harmless');
+    reg.wake('t', 'u', 9);
+    assert.equal(both(), 9, 'a watch still open goes on seeing wakes');
+    assert.equal(other(), 0, "another user's wakes are not seen");
+    // All ended: a later watch starts from nothing.
+    assert.equal(reg.watch('t', 'u')(), 0);
+  });
+
   it('times polls out from the wheel, never early, and forgets removed ones', async () => {
     const soon = fakePoll('u', 'a', 0, Date.now() + 50);
     const removed = fakePoll('u', 'b', 0, Date.now() + 50);

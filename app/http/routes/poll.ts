@@ -23,7 +23,14 @@ export async function servePoll(d: Deps, call: Call): Promise<void> {
   const limit = intParam(q, 'limit', { min: 1, max: LIMITS.pollLimit }) ?? 100;
   const ack = boolParam(q, 'ack') ?? true;
   const device = { tenantId: p.tenantId, userId: p.userId, deviceId: p.deviceId };
-  const start = await startPoll(d.db, device, since ?? null, ack);
+  const endWatch = d.registry.watch(p.tenantId, p.userId);
+  let start;
+  let wokenHead: number;
+  try {
+    start = await startPoll(d.db, device, since ?? null, ack);
+  } finally {
+    wokenHead = endWatch();
+  }
   if (start.newlyAcked > 0) d.ops.metrics?.acknowledged.inc({ via: 'poll' }, start.newlyAcked);
   const h: Held = { kind: 'poll', delivered: 0 };
   call.held = h;
@@ -55,6 +62,7 @@ export async function servePoll(d: Deps, call: Call): Promise<void> {
     session.abandon();
     ended('closed');
   });
-  await session.start();
+  // Nothing past the cursor at the head just read, and no wake since: wait without reading.
+  await session.start(start.head > start.since || wokenHead > start.since);
   if (timeoutS === 0) session.timeout();
 }
