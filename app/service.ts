@@ -14,6 +14,7 @@ import { WaiterRegistry } from './delivery/waiters.ts';
 import { Wakeups, reoffers } from './delivery/wakeups.ts';
 import { recheckAll, startSafetyTick } from './delivery/safetyTick.ts';
 import { InboxReader } from './services/reader.ts';
+import { localDelivery } from './delivery/local.ts';
 import { Publisher } from './services/publish.ts';
 import { heads } from './services/inbox.ts';
 import { createAuthenticator } from './http/auth.ts';
@@ -80,12 +81,17 @@ export async function startService(config: Config, log: pino.Logger = createLogg
   // Presence: every registered poll or stream tells the tracker its user is connected here.
   let presence: PresenceTracker | null = null;
   const registry = new WaiterRegistry(250, (w) => presence?.seen(w.tenantId, w.userId));
-  const wakeups = new Wakeups(registry);
+  // This process's name in the notifications it sends (its own are handled without them).
+  const origin = crypto.randomBytes(6).toString('hex');
+  const local = localDelivery(registry, origin, () => {
+    recheckAll(registry, readHeads).catch((err) => log.warn({ err: String(err) }, 're-check after an uncertain publish failed'));
+  });
+  const wakeups = new Wakeups(registry, origin);
   wakeups.on('o', reoffers(registry));
   const delivered = new DeliveredLog(db, (err) => log.debug({ err: String(err) }, 'delivered hint not written'));
   wakeups.on('r', readEvents(registry));
   const signals = new Signaller(db, registry, {
-    origin: crypto.randomBytes(6).toString('hex'),
+    origin,
     onDelivered: (n) => metrics?.signalsDelivered.inc(n),
   });
   wakeups.on('s', signals.onNotification);
@@ -124,6 +130,7 @@ export async function startService(config: Config, log: pino.Logger = createLogg
     : inProcessFanout(db, config.groupFanoutBatch, (err, job) => onFanoutError(err, job.messageId));
   const publisher = new Publisher(db, {
     batchMax: config.publishBatchMax, concurrency: config.publishConcurrency, groupInlineMax: config.groupInlineMax, fanout, onFanoutError,
+    local,
   });
   const auth = createAuthenticator(db, { cacheS: config.authCacheS, clockSkewS: config.jwtClockSkewS });
   if (config.metricsEnabled) {

@@ -66,6 +66,17 @@ export class PollSession implements PollWaiter {
     }
   }
 
+  offer(entries: readonly Entry[]): void {
+    if (this.state !== 'WAITING') return;
+    // A read in flight owns the answer; entries that do not continue the cursor need one.
+    if (this.reading || entries.length === 0 || entries[0]!.seq !== this.cursor + 1) {
+      this.wake();
+      return;
+    }
+    const more = entries.length > this.limit;
+    this.finish('WOKEN', 'message', more ? entries.slice(0, this.limit) : [...entries], more);
+  }
+
   wake(): void {
     if (this.state !== 'WAITING') return;
     // A failed re-read is not fatal: the poll keeps waiting, and the safety tick wakes it again.

@@ -79,6 +79,17 @@ export class StreamSession implements StreamWaiter {
     this.pump();
   }
 
+  offer(entries: readonly Entry[]): void {
+    if (!this.open || entries.length === 0) return;
+    // Anything in flight (a page being read, a full socket, a rewind) owns the cursor: read instead.
+    if (this.pumping || this.blocked || this.behind || this.rewindTo !== null || entries[0]!.seq !== this.cursor + 1) {
+      this.pump();
+      return;
+    }
+    if (!this.write(entries)) void this.waitDrain();
+    this.opts.onSent?.(this.cursor);
+  }
+
   rewind(cursor: number): void {
     if (!this.open) return;
     this.rewindTo = Math.min(this.rewindTo ?? cursor, cursor);

@@ -15,6 +15,11 @@ export interface Waiter {
   readonly cursor: number;
   /** Something may have arrived up to `head` (a hint: the waiter reads the database to know). */
   wake(head: number): void;
+  /**
+   * Entries just committed by this process, gap-free and in seq order: a waiter whose cursor they
+   * continue may take them without reading; any other wakes as for `wake`.
+   */
+  offer?(entries: readonly Entry[]): void;
   /** Called by the sweep about once a `tickMs`. */
   tick?(now: number): void;
   /**
@@ -23,6 +28,8 @@ export interface Waiter {
    */
   notice?(event: string, data: string, key?: string): boolean;
 }
+
+import type { Entry } from '../services/reader.ts';
 
 export interface PollWaiter extends Waiter {
   readonly kind: 'poll';
@@ -141,15 +148,35 @@ export class WaiterRegistry {
 
   /** Wakes this process's waiters of one user whose cursor is behind `head`. */
   wake(tenantId: string, userId: string, head: number): number {
+    return this.reach(tenantId, userId, head, null);
+  }
+
+  /** Whether this user has a poll or stream here (`userId` null: whether anyone has). */
+  waits(tenantId: string, userId: string | null): boolean {
+    return userId === null ? this.byUser.size > 0 : this.byUser.has(userKey(tenantId, userId));
+  }
+
+  /**
+   * Entries this process just committed for one user, up to `head`: offered to the user's waiters
+   * (built only if one is behind), which take them or read. The commit's notification follows and
+   * finds them current.
+   */
+  deliver(tenantId: string, userId: string, head: number, entries: () => Entry[]): number {
+    return this.reach(tenantId, userId, head, entries);
+  }
+
+  private reach(tenantId: string, userId: string, head: number, entries: (() => Entry[]) | null): number {
     const uk = userKey(tenantId, userId);
     const watched = this.watches.get(uk);
     if (watched && head > watched.head) watched.head = head;
     const set = this.byUser.get(uk);
     if (!set) return 0;
     let n = 0;
+    let built: Entry[] | null = null;
     for (const w of [...set]) {
       if (head > w.cursor) {
-        w.wake(head);
+        if (entries && w.offer) w.offer((built ??= entries()));
+        else w.wake(head);
         n++;
       }
     }

@@ -1,6 +1,9 @@
 // Turns notifications from the LISTEN connection into wake-ups of local waiters.
 // Wire format (one NOTIFY payload, fields separated by '|', a character no id may contain):
-//   w|<tenant>|<user>|<head>|<user>|<head>…   new entries up to <head> in these inboxes
+//   w|<tenant>|<user>|<head>|<user>|<head>…[|@<origin>]   new entries up to <head> in these inboxes;
+//                                              a publish names its process, which skips its own
+//                                              (it hands its commits to its waiters itself). The
+//                                              odd last field is ignored by older parsers.
 //   o|<tenant>|<user>|<device>|<acked>         re-offer: the device's streams resend after <acked>
 // Unknown kinds are ignored, so a newer process can add kinds without breaking older ones.
 import type { WaiterRegistry } from './waiters.ts';
@@ -10,7 +13,8 @@ export type NotificationHandler = (fields: string[]) => void;
 export class Wakeups {
   private handlers = new Map<string, NotificationHandler>();
 
-  constructor(private readonly registry: WaiterRegistry) {
+  /** `origin`: this process's name in its own publishes' notifications (see delivery/local.ts). */
+  constructor(private readonly registry: WaiterRegistry, private readonly origin: string | null = null) {
     this.handlers.set('w', (f) => this.onHeads(f));
   }
 
@@ -27,7 +31,12 @@ export class Wakeups {
   private onHeads(f: string[]): void {
     const tenantId = f[1];
     if (!tenantId) return;
-    for (let i = 2; i + 1 < f.length; i += 2) {
+    let end = f.length;
+    if (end % 2 === 1 && f[end - 1]!.startsWith('@')) {
+      if (this.origin !== null && f[end - 1] === `@${this.origin}`) return;
+      end--;
+    }
+    for (let i = 2; i + 1 < end; i += 2) {
       const head = Number(f[i + 1]);
       if (Number.isSafeInteger(head)) this.registry.wake(tenantId, f[i]!, head);
     }

@@ -16,8 +16,10 @@ export interface Call {
   readonly query: ParsedUrlQuery;
   /** performance.now() at arrival: publish latency is measured from here. */
   readonly t0: number;
-  /** Headers every response of this call carries: request id, CORS, security. */
-  readonly headers: readonly string[];
+  /** CORS headers for this request's origin (usually none). */
+  readonly cors: readonly string[];
+  /** helmet's headers, computed once for the server (edge.ts). */
+  readonly security: readonly string[];
   principal?: Principal;
   /** The parsed JSON body, on routes that take one (undefined when none was sent). */
   body?: unknown;
@@ -25,12 +27,20 @@ export interface Call {
   held?: Held;
 }
 
-/** Writes a whole response: the call's shared headers, then `extra`, then the body. */
+/**
+ * The response head every answer of this call carries (request id, CORS, security) plus `extra`,
+ * as a flat list for writeHead. Built only when answering: a held poll keeps none of it.
+ */
+export function head(call: Call, extra: readonly string[]): string[] {
+  return ['X-Request-Id', call.id, ...call.cors, ...call.security, ...extra];
+}
+
+/** Writes a whole response: the shared head, then `extra`, then the body. */
 export function respond(call: Call, status: number, contentType: string, body: string, extra: readonly string[] = []): void {
   const { res } = call;
   if (res.destroyed || res.writableEnded) return;
   res.writeHead(status, [
-    ...call.headers, ...extra,
+    ...head(call, extra),
     'Content-Type', contentType,
     // Explicit: Node would frame an HTTP/1.0 answer by closing the connection instead.
     'Content-Length', String(Buffer.byteLength(body)),

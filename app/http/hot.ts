@@ -86,7 +86,7 @@ export function withHotPath(d: Deps, app: RequestListener): RequestListener {
     const call: Call = {
       req, res, id, route: hot.route.path, t0: performance.now(),
       query: q < 0 ? {} : querystring.parse(url.slice(q + 1)),
-      headers: c.headers.length ? ['X-Request-Id', id, ...c.headers, ...security] : ['X-Request-Id', id, ...security],
+      cors: c.headers, security,
     };
     res.once('close', () => finished(call));
     void (async () => {

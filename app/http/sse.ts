@@ -1,7 +1,7 @@
 // Server-Sent Events framing and the response side of a stream. Pure text building plus one sink
 // class; what to send and when is decided in delivery/streams.ts.
 import type { ServerResponse } from 'node:http';
-import type { Call } from './call.ts';
+import { head, type Call } from './call.ts';
 import type { StreamSink, StreamEnd } from '../delivery/streams.ts';
 import type { Entry } from '../services/reader.ts';
 
@@ -34,20 +34,21 @@ export interface SseOpen {
   padding: boolean;
 }
 
+const SSE_HEADERS = [
+  'Content-Type', 'text/event-stream; charset=utf-8',
+  'Cache-Control', 'no-cache, no-transform',
+  'X-Accel-Buffering', 'no',
+];
+
 /** Writes the response head and the prelude; the response stays open. */
 export function openSse(call: Call, o: SseOpen): void {
   const { req, res } = call;
-  const head = [
-    ...call.headers,
-    'Content-Type', 'text/event-stream; charset=utf-8',
-    'Cache-Control', 'no-cache, no-transform',
-    'X-Accel-Buffering', 'no',
-  ];
+  const h = head(call, SSE_HEADERS);
   // HTTP/1.0 has no chunked encoding: Node then delimits the body by closing the connection.
-  if (req.httpVersion !== '1.0') head.push('Connection', 'keep-alive');
+  if (req.httpVersion !== '1.0') h.push('Connection', 'keep-alive');
   req.socket.setNoDelay(true);
   req.socket.setKeepAlive(true);
-  res.writeHead(200, head);
+  res.writeHead(200, h);
   res.flushHeaders();
   res.write((o.padding ? PADDING : '') + `retry: ${o.retryMs}\n\n`);
 }

@@ -39,6 +39,22 @@ export interface PublishResult {
   };
 }
 
+/**
+ * This process's waiters, as the publisher sees them: a message one of them waits for is handed
+ * over right after its commit, so it is written without a read of the inbox (the NOTIFY still
+ * wakes every other process, and any waiter here that cannot take it as it is).
+ */
+export interface LocalDelivery {
+  /** This process, as named at the end of its publishes' notifications (which it then skips). */
+  readonly origin: string;
+  /** Whether any of these users (for a group message: anyone at all) waits in this process. */
+  waits(tenantId: string, users: readonly string[], group: boolean): boolean;
+  /** A committed message: its seq per recipient, and its body JSON (as readers build it) when asked for. */
+  committed(tenantId: string, body: string | null, seqs: Readonly<Record<string, number>>): void;
+  /** A batch may or may not have committed (the connection broke): every waiter here must check. */
+  uncertain(): void;
+}
+
 export interface PublisherOptions {
   batchMax: number;
   concurrency: number;
@@ -46,6 +62,7 @@ export interface PublisherOptions {
   groupInlineMax: number;
   fanout: FanoutQueue;
   onFanoutError: (err: unknown, messageId: string) => void;
+  local?: LocalDelivery;
 }
 
 interface Pending {
@@ -62,13 +79,16 @@ export function requestHash(i: PublishInput): Buffer {
 export class Publisher {
   private queue: Pending[] = [];
   private inFlight = 0;
+  private readonly origin: string;
   /** Settles when the latest publish to arrive has joined the queue (or failed before it). */
   private lastInLine: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly db: Pool,
     private readonly opts: PublisherOptions,
-  ) {}
+  ) {
+    this.origin = opts.local?.origin ?? '';
+  }
 
   /**
    * Publishes join the queue in the order they arrived, although a group publish first looks up
@@ -114,6 +134,7 @@ export class Publisher {
       ttlS: input.ttlS,
       recipients: [...recipients],
       fanout,
+      wantBody: this.opts.local?.waits(input.tenantId, [...recipients], fanout === 'inline') ?? false,
     };
   }
 
@@ -165,23 +186,36 @@ export class Publisher {
     }
   }
 
+  /** Committed: waiters here get it first, then the publisher its answer. */
+  private done(p: Pending, stored: StoredMessage | null): void {
+    if (stored && this.opts.local) this.opts.local.committed(p.msg.tenantId, stored.body, stored.seqs);
+    p.resolve(stored);
+  }
+
   private async commit(batch: Pending[]): Promise<void> {
+    let out: (StoredMessage | null)[];
     try {
-      const out = await insertMessages(this.db, batch.map((p) => p.msg));
-      batch.forEach((p, i) => p.resolve(out[i] ?? null));
+      out = await insertMessages(this.db, batch.map((p) => p.msg), this.origin);
     } catch (err) {
+      if (isConnectionError(err)) this.opts.local?.uncertain();
       if (batch.length === 1 || isConnectionError(err)) {
         for (const p of batch) p.reject(err);
         return;
       }
       // One bad message must not fail the others: store each on its own.
       await Promise.all(batch.map(async (p) => {
+        let stored: StoredMessage | null;
         try {
-          p.resolve((await insertMessages(this.db, [p.msg]))[0] ?? null);
+          stored = (await insertMessages(this.db, [p.msg], this.origin))[0] ?? null;
         } catch (e) {
+          if (isConnectionError(e)) this.opts.local?.uncertain();
           p.reject(e);
+          return;
         }
+        this.done(p, stored);
       }));
+      return;
     }
+    batch.forEach((p, i) => this.done(p, out[i] ?? null));
   }
 }

@@ -26,8 +26,14 @@ export class InboxReader {
   private scheduled = false;
   private cache = new Map<string, string>();
   private cacheBytes = 0;
+  private queriesRun = 0;
 
   constructor(private readonly db: Queryable, private readonly cacheMaxBytes = 32 * 1024 * 1024) {}
+
+  /** Entries queries run so far (tests and benchmarks: what delivery without a read saves). */
+  get queries(): number {
+    return this.queriesRun;
+  }
 
   /** Entries with seq > since, oldest first, at most `limit`. */
   read(tenantId: string, userId: string, since: number, limit: number): Promise<Entry[]> {
@@ -54,6 +60,7 @@ export class InboxReader {
   }
 
   private async run(tenantId: string, reqs: Request[]): Promise<void> {
+    this.queriesRun++;
     try {
       const refs = await readEntries(this.db, tenantId, reqs.map((r) => r.userId), reqs.map((r) => r.since), reqs.map((r) => r.limit));
       // Bodies found in the cache are held here: remembering the fetched ones may evict them, and an

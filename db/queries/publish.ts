@@ -1,6 +1,7 @@
 // Publishing: one statement stores a whole batch of messages (group commit), assigns every
 // recipient's seq under the inbox row lock, writes the entries and sends the wake-up NOTIFYs.
 import type { Queryable } from '../pool.ts';
+import { MESSAGE_BODY_JSON } from './messageJson.ts';
 
 export interface NewMessage {
   tenantId: string;
@@ -21,6 +22,8 @@ export interface NewMessage {
    * job. 'none' for a message without a group.
    */
   fanout: 'none' | 'inline' | 'queued';
+  /** Return the message's body JSON (some recipient waits in this process: delivered without a read). */
+  wantBody: boolean;
 }
 
 export interface StoredMessage {
@@ -29,6 +32,8 @@ export interface StoredMessage {
   seqs: Record<string, number>;
   /** Members left to the fan-out job (a 'queued' message), else null. */
   queued: number | null;
+  /** The body JSON as readers get it (MESSAGE_BODY_JSON), when asked for (`wantBody`). */
+  body: string | null;
 }
 
 // Why one statement: a round trip per step would cost more than the work. The CTEs run in one
@@ -41,16 +46,19 @@ export interface StoredMessage {
 // also drops the duplicate when the sender is a member. A 'queued' group gets an outbox row with
 // its members fixed in that same snapshot instead (`obx`), minus the explicit recipients.
 // NOTIFY payloads stay below PostgreSQL's 8000-byte limit: 40 users (<= 128 chars) a chunk.
+// A message some recipient waits for in this process comes back with its body (on one of its rows),
+// built as a reader would build it: the waiter takes it without reading the inbox. The NOTIFY ends
+// with `|@<origin>`, the publishing process: it hands its own commits to its waiters itself.
 const PUBLISH_BATCH_SQL = `
 WITH msg AS (
-  SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[], $9::int[], $12::text[])
-    WITH ORDINALITY AS t(tenant_id, id, sender, group_id, type, payload, dedup_id, req_hash, ttl_s, fanout, ord)
+  SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[], $9::int[], $12::text[], $13::bool[])
+    WITH ORDINALITY AS t(tenant_id, id, sender, group_id, type, payload, dedup_id, req_hash, ttl_s, fanout, want_body, ord)
 ), ins AS (
   INSERT INTO messages (tenant_id, id, sender, group_id, type, payload, dedup_id, req_hash, created_at, expires_at)
   SELECT tenant_id, id, sender, group_id, type, payload::jsonb, dedup_id, req_hash, now(), now() + make_interval(secs => ttl_s)
   FROM msg ORDER BY ord
   ON CONFLICT (tenant_id, sender, dedup_id) WHERE dedup_id IS NOT NULL DO NOTHING
-  RETURNING id, created_at, expires_at
+  RETURNING id, sender, group_id, type, payload, created_at, expires_at
 ), given AS (
   SELECT * FROM unnest($10::int[], $11::text[]) AS r(ord, user_id)
 ), rcp AS (
@@ -96,15 +104,16 @@ WITH msg AS (
   INSERT INTO inbox_entries (tenant_id, user_id, seq, message_id, expires_at)
   SELECT tenant_id, user_id, seq, id, expires_at FROM seqd
 ), note AS (
-  SELECT pg_notify('mailslot', 'w|' || tenant_id || '|' || string_agg(user_id || '|' || head_seq, '|'))
+  SELECT pg_notify('mailslot', 'w|' || tenant_id || '|' || string_agg(user_id || '|' || head_seq, '|') || '|@' || $14::text)
   FROM (SELECT tenant_id, user_id, head_seq,
                (row_number() OVER (PARTITION BY tenant_id ORDER BY user_id) - 1) / 40 AS chunk
         FROM heads) h
   GROUP BY tenant_id, chunk
 )
-SELECT msg.ord::int AS ord, ins.created_at, ins.expires_at, s.user_id, s.seq, obx.total AS queued,
+SELECT msg.ord::int AS ord, m.created_at, m.expires_at, s.user_id, s.seq, obx.total AS queued,
+       CASE WHEN msg.want_body AND row_number() OVER (PARTITION BY msg.ord) = 1 THEN ${MESSAGE_BODY_JSON} END AS body,
        (SELECT count(*) FROM note) AS notified
-FROM msg JOIN ins ON ins.id = msg.id
+FROM msg JOIN ins m ON m.id = msg.id
 LEFT JOIN obx ON obx.message_id = msg.id
 LEFT JOIN seqd s ON s.ord = msg.ord`;
 
@@ -112,7 +121,7 @@ LEFT JOIN seqd s ON s.ord = msg.ord`;
  * Stores messages in one transaction (the statement is its own transaction when `db` is a pool).
  * Returns, per input index, the stored result, or null where the dedupId already existed.
  */
-export async function insertMessages(db: Queryable, batch: readonly NewMessage[]): Promise<(StoredMessage | null)[]> {
+export async function insertMessages(db: Queryable, batch: readonly NewMessage[], origin = ''): Promise<(StoredMessage | null)[]> {
   const rOrd: number[] = [];
   const rUser: string[] = [];
   batch.forEach((m, i) => {
@@ -121,20 +130,21 @@ export async function insertMessages(db: Queryable, batch: readonly NewMessage[]
       rUser.push(u);
     }
   });
-  const { rows } = await db.query<{ ord: number; created_at: Date; expires_at: Date; user_id: string | null; seq: number | null; queued: number | null }>({
+  const { rows } = await db.query<{ ord: number; created_at: Date; expires_at: Date; user_id: string | null; seq: number | null; queued: number | null; body: string | null }>({
     name: 'publish_batch',
     text: PUBLISH_BATCH_SQL,
     values: [
       batch.map((m) => m.tenantId), batch.map((m) => m.id), batch.map((m) => m.sender), batch.map((m) => m.groupId),
       batch.map((m) => m.type), batch.map((m) => m.payloadJson), batch.map((m) => m.dedupId), batch.map((m) => m.reqHash),
-      batch.map((m) => m.ttlS), rOrd, rUser, batch.map((m) => m.fanout),
+      batch.map((m) => m.ttlS), rOrd, rUser, batch.map((m) => m.fanout), batch.map((m) => m.wantBody), origin,
     ],
   });
   const out: (StoredMessage | null)[] = batch.map(() => null);
   for (const r of rows) {
     let s = out[r.ord - 1];
-    if (!s) s = out[r.ord - 1] = { createdAt: r.created_at, expiresAt: r.expires_at, seqs: {}, queued: r.queued };
+    if (!s) s = out[r.ord - 1] = { createdAt: r.created_at, expiresAt: r.expires_at, seqs: {}, queued: r.queued, body: null };
     if (r.user_id !== null && r.seq !== null) s.seqs[r.user_id] = r.seq;
+    if (r.body !== null) s.body = r.body;
   }
   return out;
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { startApp, uid, type TestApp } from '../helpers/app.ts';
 import { openSse, type SseClient } from '../helpers/sse.ts';
 import { sql } from '../helpers/db.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 describe('Server-Sent Events', () => {
   let app: TestApp;
@@ -35,6 +36,32 @@ describe('Server-Sent Events', () => {
     const ev = c.events.filter((e) => e.event === 'message');
     assert.deepEqual(ev.map((e) => e.id), ['1', '2']);
     assert.deepEqual(c.messages().map((m) => m.payload.n), [1, 2]);
+  });
+
+  it('a message published here reaches a live stream and a held poll without an inbox read, byte for byte as a read returns it', async () => {
+    const u = uid();
+    const t = await app.token(u, { device: 's' });
+    const p = await app.token(u, { device: 'p' });
+    const c = await stream(t, '/v1/stream?since=0');
+    await c.waitFor(() => c.events.some((e) => e.event === 'ready'));
+    const held = app.http.get('/v1/poll?since=0&timeout=20').set('Authorization', `Bearer ${p}`).then((r) => r);
+    await waitFor(() => app.service.deps.registry.polls === 1, { what: 'poll held' });
+    const reads = app.service.deps.reader.queries;
+    // Spacing, key order and number forms that jsonb normalises: the live copy must show them as stored.
+    const r = await app.http.post('/v1/messages').set('Authorization', `Bearer ${app.tenant.adminKey}`).set('Content-Type', 'application/json')
+      .send('{"to":["' + u + '"],"type":"t.x","payload":{"zz":1,"a":[1.50,2e2,{"b":"\\u00e9 \\n"}],"m":null}}').expect(201);
+    await c.waitFor(() => seqs(c).length === 1);
+    const polled = await held;
+    assert.equal(app.service.deps.reader.queries, reads, 'neither the stream nor the poll read the inbox');
+    const live = c.events.find((e) => e.event === 'message')!.data;
+    const readBack = await app.http.get('/v1/poll?since=0&timeout=0&ack=false').set('Authorization', `Bearer ${p}`).expect(200);
+    assert.ok(app.service.deps.reader.queries > reads, 'this poll did read');
+    const stored = JSON.stringify(readBack.body.messages[0]);
+    assert.equal(JSON.stringify(JSON.parse(live)), stored);
+    assert.equal(JSON.stringify(polled.body.messages[0]), stored);
+    // Byte for byte: the live text is what a read sends (seq first, then the body PostgreSQL built).
+    assert.ok(readBack.text.includes(live), `${live} not in ${readBack.text}`);
+    assert.equal(JSON.parse(live).id, r.body.id);
   });
 
   it('resumes with Last-Event-ID after a dropped connection: nothing lost, nothing twice', async () => {
