@@ -54,6 +54,8 @@ export class StreamSession implements StreamWaiter {
   private heldBytes = 0;
   private blocked = false;
   private behind = false;
+  /** Entries handed over by publishes in this turn, written together at its end. */
+  private offered: Entry[] | null = null;
   cursor: number;
 
   constructor(
@@ -79,12 +81,35 @@ export class StreamSession implements StreamWaiter {
     this.pump();
   }
 
+  /**
+   * Entries handed over by a publish of this process: collected until the end of this turn (a
+   * batch commits many messages at once, and a socket write costs more than its bytes), then
+   * written if they continue the cursor and nothing else owns it; otherwise the stream reads.
+   */
   offer(entries: readonly Entry[]): void {
     if (!this.open || entries.length === 0) return;
+    if (this.offered) {
+      this.offered.push(...entries);
+      return;
+    }
+    this.offered = [...entries];
+    queueMicrotask(() => this.takeOffered());
+  }
+
+  private takeOffered(): void {
+    const entries = this.offered;
+    this.offered = null;
+    if (!this.open || !entries?.length) return;
     // Anything in flight (a page being read, a full socket, a rewind) owns the cursor: read instead.
     if (this.pumping || this.blocked || this.behind || this.rewindTo !== null || entries[0]!.seq !== this.cursor + 1) {
       this.pump();
       return;
+    }
+    for (let i = 1; i < entries.length; i++) {
+      if (entries[i]!.seq !== entries[i - 1]!.seq + 1) {
+        this.pump();
+        return;
+      }
     }
     if (!this.write(entries)) void this.waitDrain();
     this.opts.onSent?.(this.cursor);
