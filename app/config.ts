@@ -257,7 +257,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
       // A publish body (at most 8 MB for a batch) must arrive within this; held polls are unaffected.
       requestTimeoutMs: int(env, 'HTTP_REQUEST_TIMEOUT_MS', 30_000, 500, 600_000),
       // Idle keep-alive sockets: just above what browsers and proxies reuse, so they are not cut mid-reuse.
-      keepAliveTimeoutMs: int(env, 'HTTP_KEEPALIVE_TIMEOUT_MS', 5_000, 100, 600_000),
+      // Longer than the idle timeout of the proxies and load balancers in front (60 s is common):
+      // a socket the server closes while the other side reuses it loses that request (EPIPE).
+      keepAliveTimeoutMs: int(env, 'HTTP_KEEPALIVE_TIMEOUT_MS', 65_000, 100, 600_000),
       // 16 KiB: a JWT and cookies fit many times over; more is abuse.
       maxHeaderBytes: int(env, 'HTTP_MAX_HEADER_BYTES', 16_384, 1024, 1024 * 1024),
     }),
