@@ -142,7 +142,8 @@ export async function insertMessages(db: Queryable, batch: readonly NewMessage[]
   const out: (StoredMessage | null)[] = batch.map(() => null);
   for (const r of rows) {
     let s = out[r.ord - 1];
-    if (!s) s = out[r.ord - 1] = { createdAt: r.created_at, expiresAt: r.expires_at, seqs: {}, queued: r.queued, body: null };
+    // No prototype: a user may be called "__proto__" (its seq would silently not be set).
+    if (!s) s = out[r.ord - 1] = { createdAt: r.created_at, expiresAt: r.expires_at, seqs: Object.create(null) as Record<string, number>, queued: r.queued, body: null };
     if (r.user_id !== null && r.seq !== null) s.seqs[r.user_id] = r.seq;
     if (r.body !== null) s.body = r.body;
   }

@@ -64,6 +64,20 @@ describe('Server-Sent Events', () => {
     assert.equal(JSON.parse(live).id, r.body.id);
   });
 
+  it('a user called "__proto__" gets its seq in the publish answer and its message handed over live', async () => {
+    const u = '__proto__';
+    const c = await stream(await app.token(u), '/v1/stream');
+    await c.waitFor(() => c.events.some((e) => e.event === 'ready'));
+    const head = JSON.parse(c.events.find((e) => e.event === 'ready')!.data).head as number;
+    const reads = app.service.deps.reader.queries;
+    const r = await app.http.post('/v1/messages').set('Authorization', `Bearer ${app.tenant.adminKey}`)
+      .send({ to: [u, 'someone'], payload: { p: 1 } }).expect(201);
+    assert.ok(Object.hasOwn(r.body.seqs, '__proto__'), JSON.stringify(r.body));
+    assert.equal(r.body.seqs.__proto__, head + 1);
+    await c.waitFor(() => seqs(c).includes(head + 1));
+    assert.equal(app.service.deps.reader.queries, reads, 'handed over, not found later by the safety tick');
+  });
+
   it('resumes with Last-Event-ID after a dropped connection: nothing lost, nothing twice', async () => {
     const u = uid();
     const t = await app.token(u);
