@@ -38,6 +38,26 @@ export async function mintTokens(s: BenchServer, users: string[], device = 'benc
   return out;
 }
 
+/**
+ * Waits until the server holds `n` polls or streams (its /metrics gauge): measuring starts with
+ * every waiter registered, not while the first ones are still being opened.
+ */
+export async function waitHeld(s: BenchServer, transport: 'poll' | 'stream', n: number, timeoutMs = 60_000): Promise<void> {
+  const pool = apiPool(s, 1);
+  const re = new RegExp(`^mailslot_held_connections\\{transport="${transport}"\\} (\\d+)`, 'm');
+  try {
+    for (const until = Date.now() + timeoutMs; Date.now() < until; await sleep(100)) {
+      const r = await pool.request('GET', '/metrics', { authorization: `Bearer ${s.key}` });
+      const m = re.exec(r.body);
+      if (r.status !== 200 || !m) throw new Error(`/metrics ${r.status}: no held ${transport} gauge`);
+      if (Number(m[1]) >= n) return;
+    }
+    throw new Error(`the server never held ${n} ${transport}s`);
+  } finally {
+    pool.close();
+  }
+}
+
 export async function publish(pool: ConnPool, key: string, body: object): Promise<number> {
   const r = await pool.request('POST', '/v1/messages', { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, JSON.stringify(body));
   if (r.status >= 300) throw new Error(`publish ${r.status} ${r.body}`);

@@ -4,7 +4,7 @@
 // publisher may target a second server process (two-instances).
 import { Conn, SseConn, ConnPool } from '../client.ts';
 import type { BenchServer } from '../server.ts';
-import { mintTokens, now, sleep, summarize, type Result } from '../common.ts';
+import { mintTokens, now, sleep, summarize, waitHeld, type Result } from '../common.ts';
 
 export interface UnicastOptions {
   kind: 'poll' | 'sse';
@@ -66,7 +66,8 @@ export async function unicast(s: BenchServer, o: UnicastOptions): Promise<Result
     }
   }
   while (ready < o.waiters) await sleep(50);
-  await sleep(500); // let the last polls reach the server
+  await waitHeld(s, o.kind === 'poll' ? 'poll' : 'stream', o.waiters);
+  await sleep(500);
 
   const via = o.publishVia ?? s;
   const pool = new ConnPool(via.url.hostname, Number(via.url.port), 64);
