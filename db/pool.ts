@@ -65,9 +65,10 @@ export async function withTransaction<T>(
 
 /** Error codes meaning "the database is not reachable right now" rather than "the query is wrong". */
 export function isConnectionError(err: unknown): boolean {
-  const e = err as { code?: string; message?: string } | null;
+  const e = err as { code?: string; message?: string; syscall?: string } | null;
   if (!e) return false;
   const code = e.code ?? '';
+  if (code === 'ENOENT' && e.syscall === 'connect') return true; // a Unix socket gone with its server
   if (/^(08|57P0[1-3]|53300)/.test(code)) return true; // connection exception, admin/crash shutdown, too many connections
   if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return true;
   const msg = e.message ?? '';
