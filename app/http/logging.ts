@@ -54,13 +54,14 @@ export function logCall(logger: pino.Logger, call: Call): void {
   const { req, res } = call;
   const h = call.held;
   const status = res.statusCode;
+  const level = status >= 500 ? 'error' : 'info';
+  if (!logger.isLevelEnabled(level)) return; // the line is not built for nothing
   const line = {
     reqId: call.id, req: serializeReq(req), res: { status }, responseTime: Math.round(performance.now() - call.t0),
     ...who(call), route: call.route, ...(h && { end: h.end ?? 'closed', delivered: h.delivered }),
   };
   const msg = h ? `${h.kind} ended: ${h.end ?? 'closed'}` : !req.readableAborted && res.writableEnded ? 'request completed' : 'request aborted';
-  if (status >= 500) logger.error(line, msg);
-  else logger.info(line, msg);
+  logger[level](line, msg);
 }
 
 export function httpLogger(logger: pino.Logger): RequestHandler {
