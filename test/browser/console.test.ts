@@ -86,6 +86,7 @@ describe('operations console (browser)', function () {
     const shot = process.env.MAILSLOT_SCREENSHOTS ? path.resolve('public/console.png') : path.join(os.tmpdir(), `mailslot-console-${process.pid}.png`);
     await page.screenshot({ path: shot, fullPage: true });
     assert.ok((await fs.stat(shot)).size > 10_000);
+    if (!process.env.MAILSLOT_SCREENSHOTS) await fs.rm(shot);
   });
 
   it('retries and discards dead letters', async () => {
