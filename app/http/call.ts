@@ -49,8 +49,3 @@ export function respond(call: Call, status: number, contentType: string, body: s
 }
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
-
-/** Seconds since the call arrived. */
-export function sinceArrival(call: Call): number {
-  return (performance.now() - call.t0) / 1000;
-}
