@@ -70,7 +70,7 @@ export function corsFor(origins: readonly string[]): (req: IncomingMessage) => {
   };
 }
 
-/** The contract's error body. A response already under way cannot change status: it is cut. */
+/** The contract's error body: {"error","message","requestId", …extra}. */
 export function errorBody(err: ApiError, requestId: string): string {
   return JSON.stringify({ error: err.code, message: err.message, requestId, ...err.extra });
 }

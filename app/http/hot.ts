@@ -25,21 +25,17 @@ interface HotRoute {
   path: string;
   /** Reads a JSON body (up to the limit) before the handler runs. */
   body?: string;
-  handle: (call: Call) => Promise<void>;
+  handler: (d: Deps) => (call: Call) => Promise<void>;
 }
 
-/** The routes served on the hot path ([method, path]), for route sweeps and the OpenAPI check. */
-export const HOT_ROUTES: readonly (readonly [string, string])[] = [
-  ['GET', API.poll.path], ['GET', API.stream.path], ['POST', API.publish.path],
+const ROUTES: readonly HotRoute[] = [
+  { method: 'GET', path: API.poll.path, handler: (d) => (c) => servePoll(d, c) },
+  { method: 'GET', path: API.stream.path, handler: (d) => (c) => serveStream(d, c) },
+  { method: 'POST', path: API.publish.path, body: '256kb', handler: publishHandler },
 ];
 
-function hotRoutes(d: Deps): HotRoute[] {
-  return [
-    { method: 'GET', path: API.poll.path, handle: (c) => servePoll(d, c) },
-    { method: 'GET', path: API.stream.path, handle: (c) => serveStream(d, c) },
-    { method: 'POST', path: API.publish.path, body: '256kb', handle: publishHandler(d) },
-  ];
-}
+/** The routes served on the hot path ([method, path]), for route sweeps and the OpenAPI check. */
+export const HOT_ROUTES: readonly (readonly [string, string])[] = ROUTES.map((r) => [r.method, r.path] as const);
 
 /** body-parser's JSON reader (same limits, media types and errors as the express routes). */
 function jsonBody(limit: string): (req: IncomingMessage, res: ServerResponse) => Promise<unknown> {
@@ -53,8 +49,8 @@ function jsonBody(limit: string): (req: IncomingMessage, res: ServerResponse) =>
 export function withHotPath(d: Deps, app: RequestListener): RequestListener {
   const security = securityHeaders(d.config);
   const cors = corsFor(d.config.corsOrigins);
-  const table = new Map<string, { route: HotRoute; body: ((req: IncomingMessage, res: ServerResponse) => Promise<unknown>) | null }>();
-  for (const r of hotRoutes(d)) table.set(`${r.method} ${r.path}`, { route: r, body: r.body ? jsonBody(r.body) : null });
+  const table = new Map<string, { path: string; handle: (call: Call) => Promise<void>; body: ((req: IncomingMessage, res: ServerResponse) => Promise<unknown>) | null }>();
+  for (const r of ROUTES) table.set(`${r.method} ${r.path}`, { path: r.path, handle: r.handler(d), body: r.body ? jsonBody(r.body) : null });
 
   const finished = (call: Call) => {
     const m = d.ops.metrics;
@@ -84,7 +80,7 @@ export function withHotPath(d: Deps, app: RequestListener): RequestListener {
     const c = cors(req);
     const id = requestIdOf(req);
     const call: Call = {
-      req, res, id, route: hot.route.path, t0: performance.now(),
+      req, res, id, route: hot.path, t0: performance.now(),
       query: q < 0 ? {} : querystring.parse(url.slice(q + 1)),
       cors: c.headers, security,
     };
@@ -93,7 +89,7 @@ export function withHotPath(d: Deps, app: RequestListener): RequestListener {
       try {
         if (hot.body) call.body = await hot.body(req, res);
         call.principal = await d.auth.authenticate({ method: req.method, headers: req.headers, query: call.query });
-        await hot.route.handle(call);
+        await hot.handle(call);
       } catch (err) {
         fail(call, err);
       }
