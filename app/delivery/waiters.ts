@@ -158,8 +158,8 @@ export class WaiterRegistry {
 
   /**
    * Entries this process just committed for one user, up to `head`: offered to the user's waiters
-   * (built only if one is behind), which take them or read. The commit's notification follows and
-   * finds them current.
+   * (built only if one is behind), which take them or read. This process skips the commit's own
+   * notification; waiters in other processes are woken by it.
    */
   deliver(tenantId: string, userId: string, head: number, entries: () => Entry[]): number {
     return this.reach(tenantId, userId, head, entries);
