@@ -15,6 +15,7 @@ import { Wakeups, reoffers } from './delivery/wakeups.ts';
 import { recheckAll, startSafetyTick } from './delivery/safetyTick.ts';
 import { InboxReader } from './services/reader.ts';
 import { localDelivery } from './delivery/local.ts';
+import { DeviceTouches } from './services/touches.ts';
 import { Publisher } from './services/publish.ts';
 import { heads } from './services/inbox.ts';
 import { createAuthenticator } from './http/auth.ts';
@@ -97,6 +98,7 @@ export async function startService(config: Config, log: pino.Logger = createLogg
   wakeups.on('s', signals.onNotification);
   wakeups.on('p', presenceEvents(registry));
   const reader = new InboxReader(db);
+  const touches = new DeviceTouches(db);
   const readHeads = (tenantId: string, users: readonly string[]) => heads(db, tenantId, users);
 
   const stats = new Stats(db, config.statsCacheMs);
@@ -155,7 +157,7 @@ export async function startService(config: Config, log: pino.Logger = createLogg
   const rates = new RateLimits(config.rates);
   const slots = new ConnectionSlots({ streamsPerDevice: config.streamsPerDevice, streamsPerUser: config.streamsPerUser, total: config.connectionsMax });
   const deps: Deps = {
-    config, db, registry, reader, publisher, signals, delivered, auth, log, readiness, rates, slots,
+    config, db, registry, reader, touches, publisher, signals, delivered, auth, log, readiness, rates, slots,
     ops: { metrics, deliveries, stats }, httpLog: config.logHttp ? log : null, listenerReady: () => listener.ready,
   };
 

@@ -3,6 +3,7 @@ import type { Pool } from '../../db/pool.ts';
 import type { Config } from '../config.ts';
 import type { WaiterRegistry } from '../delivery/waiters.ts';
 import type { InboxReader } from '../services/reader.ts';
+import type { DeviceTouches } from '../services/touches.ts';
 import type { Publisher } from '../services/publish.ts';
 import type { DeliveredLog } from '../services/delivered.ts';
 import type { Authenticator } from './auth.ts';
@@ -29,6 +30,8 @@ export interface Deps {
   db: Pool;
   registry: WaiterRegistry;
   reader: InboxReader;
+  /** Where polls and streams start (batched device touches). */
+  touches: DeviceTouches;
   publisher: Publisher;
   /** Ephemeral signals (QoS 0): this process's connections, and the others through NOTIFY. */
   signals: Signaller;

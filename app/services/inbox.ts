@@ -2,6 +2,7 @@
 import type { Queryable } from '../../db/pool.ts';
 import * as q from '../../db/queries/inbox.ts';
 import { ApiError } from '../errors.ts';
+import type { DeviceTouches } from './touches.ts';
 
 export interface Device {
   tenantId: string;
@@ -27,8 +28,8 @@ function expired(floor: number): ApiError {
  * Resolves the starting cursor of a poll: an explicit `since` (checked against the inbox, and
  * acknowledged unless ack=false, as Telegram's offset) or else the device's own cursor.
  */
-export async function startPoll(db: Queryable, d: Device, since: number | null, ack: boolean): Promise<Start> {
-  const st = await q.touchDevice(db, d.tenantId, d.userId, d.deviceId, since !== null && ack ? since : null);
+export async function startPoll(touches: DeviceTouches, d: Device, since: number | null, ack: boolean): Promise<Start> {
+  const st = await touches.touch(d.tenantId, d.userId, d.deviceId, since !== null && ack ? since : null);
   const from = since ?? st.acked;
   if (from > st.head) throw new ApiError('cursor_ahead', `since ${from} is beyond the inbox head ${st.head}`, { head: st.head });
   if (from < st.floor) throw expired(st.floor);
@@ -40,8 +41,8 @@ export async function startPoll(db: Queryable, d: Device, since: number | null, 
  * A cursor behind retention is not an error on a stream: the stream sends `reset` and goes on
  * from the oldest retained entry.
  */
-export async function startStream(db: Queryable, d: Device, since: number | null): Promise<Start & { reset: boolean }> {
-  const st = await q.touchDevice(db, d.tenantId, d.userId, d.deviceId, null);
+export async function startStream(touches: DeviceTouches, d: Device, since: number | null): Promise<Start & { reset: boolean }> {
+  const st = await touches.touch(d.tenantId, d.userId, d.deviceId, null);
   const from = since ?? st.acked;
   if (from > st.head) throw new ApiError('cursor_ahead', `cursor ${from} is beyond the inbox head ${st.head}`, { head: st.head });
   if (from < st.floor) return { since: st.floor, head: st.head, read: st.read, floor: st.floor, newlyAcked: 0, reset: true };

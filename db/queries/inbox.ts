@@ -55,32 +55,47 @@ export interface DeviceState extends InboxState {
   prev: number;
 }
 
+/** One device a poll or stream is starting for; `ack` moves its cursor (null: only marks it seen). */
+export interface Touch {
+  userId: string;
+  deviceId: string;
+  ack: number | null;
+}
+
 /**
- * Marks a device seen (creating it at the retention floor the first time) and, when `ack` is given
- * and not beyond the head, moves its cursor forward. Returns the inbox state with the cursor.
+ * Marks devices of one tenant seen (creating each at its inbox's retention floor the first time)
+ * and, where `ack` is given and not beyond the head, moves the cursor forward. Returns, in input
+ * order, each inbox's state with the device's cursor before and after. Polls and streams starting
+ * together (a reconnect storm after a restart) share one statement. A device may appear once per
+ * call (one row cannot be updated twice by one statement); rows are locked in (user, device) order.
  * Committed asynchronously (synchronous_commit off): a cursor lost in a crash only means a
  * redelivery, which at-least-once allows, and a poll should not wait for a disk flush.
  */
-export async function touchDevice(db: Queryable, tenantId: string, userId: string, deviceId: string, ack: number | null): Promise<DeviceState> {
-  const { rows } = await db.query<{ head: number; rd: number; fl: number; acked: number; prev: number | null }>({
-    name: 'touch_device',
+export async function startDevices(db: Queryable, tenantId: string, touches: readonly Touch[]): Promise<DeviceState[]> {
+  const { rows } = await db.query<{ ord: number; head: number; rd: number; fl: number; acked: number; prev: number | null }>({
+    name: 'start_devices',
     text: `WITH lazy AS (SELECT set_config('synchronous_commit', 'off', true)),
-           ib AS (SELECT head_seq, read_seq, floor_seq FROM inboxes WHERE tenant_id = $1 AND user_id = $2),
-           st AS (SELECT COALESCE((SELECT head_seq FROM ib), 0) AS head, COALESCE((SELECT read_seq FROM ib), 0) AS rd,
-                         COALESCE((SELECT floor_seq FROM ib), 0) AS fl),
+           req AS (SELECT * FROM unnest($2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY AS r(user_id, device_id, ack, ord)),
+           st AS (SELECT r.ord, r.user_id, r.device_id, r.ack,
+                         COALESCE(ib.head_seq, 0) AS head, COALESCE(ib.read_seq, 0) AS rd, COALESCE(ib.floor_seq, 0) AS fl
+                  FROM req r LEFT JOIN inboxes ib ON ib.tenant_id = $1 AND ib.user_id = r.user_id),
            dev AS (
              INSERT INTO devices AS d (tenant_id, user_id, device_id, acked_seq, last_seen)
-             SELECT $1, $2, $3, CASE WHEN $4::bigint BETWEEN st.fl AND st.head THEN $4::bigint ELSE st.fl END, now() FROM st
+             SELECT $1, st.user_id, st.device_id, CASE WHEN st.ack BETWEEN st.fl AND st.head THEN st.ack ELSE st.fl END, now()
+             FROM st ORDER BY st.user_id COLLATE "C", st.device_id COLLATE "C"
              ON CONFLICT (tenant_id, user_id, device_id) DO UPDATE SET last_seen = now(),
-               acked_seq = CASE WHEN $4::bigint <= (SELECT head FROM st) THEN GREATEST(d.acked_seq, $4::bigint) ELSE d.acked_seq END
-             RETURNING acked_seq)
-           SELECT st.head, st.rd, st.fl, dev.acked_seq AS acked,
-                  (SELECT acked_seq FROM devices WHERE tenant_id = $1 AND user_id = $2 AND device_id = $3) AS prev
-           FROM st, dev, lazy`,
-    values: [tenantId, userId, deviceId, ack],
+               acked_seq = (SELECT CASE WHEN s.ack <= s.head THEN GREATEST(d.acked_seq, s.ack) ELSE d.acked_seq END
+                            FROM st s WHERE s.user_id = d.user_id AND s.device_id = d.device_id)
+             RETURNING user_id, device_id, acked_seq)
+           SELECT st.ord::int AS ord, st.head, st.rd, st.fl, dev.acked_seq AS acked, p.acked_seq AS prev
+           FROM lazy, st
+           JOIN dev ON dev.user_id = st.user_id AND dev.device_id = st.device_id
+           LEFT JOIN devices p ON p.tenant_id = $1 AND p.user_id = st.user_id AND p.device_id = st.device_id`,
+    values: [tenantId, touches.map((t) => t.userId), touches.map((t) => t.deviceId), touches.map((t) => t.ack)],
   });
-  const r = rows[0]!;
-  return { head: r.head, read: r.rd, floor: r.fl, acked: r.acked, prev: r.prev ?? r.fl };
+  const out: DeviceState[] = new Array(touches.length);
+  for (const r of rows) out[r.ord - 1] = { head: r.head, read: r.rd, floor: r.fl, acked: r.acked, prev: r.prev ?? r.fl };
+  return out;
 }
 
 /** Moves a device cursor forward, durably (an explicit POST /v1/ack). Null: seq beyond the head. */

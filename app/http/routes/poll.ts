@@ -27,7 +27,7 @@ export async function servePoll(d: Deps, call: Call): Promise<void> {
   let start;
   let wokenHead: number;
   try {
-    start = await startPoll(d.db, device, since ?? null, ack);
+    start = await startPoll(d.touches, device, since ?? null, ack);
   } finally {
     wokenHead = endWatch();
   }

@@ -30,7 +30,7 @@ export async function serveStream(d: Deps, call: Call): Promise<void> {
   const padding = boolParam(q, 'padding') ?? false;
   const ping = boolParam(q, 'ping') ?? false;
   const device = { tenantId: p.tenantId, userId: p.userId, deviceId: p.deviceId };
-  const start = await startStream(d.db, device, cursor ?? null);
+  const start = await startStream(d.touches, device, cursor ?? null);
 
   openSse(call, { retryMs: d.config.streamRetryMs, padding });
   const h: Held = { kind: 'stream', delivered: 0 };
