@@ -66,8 +66,10 @@ describe('payload search (match=)', () => {
       const messages = Array.from({ length: 500 }, (_, i) => ({ to: [user], payload: { kind: b * 500 + i === 4321 ? 'needle' : 'hay', n: b * 500 + i } }));
       const r = await app.http.post('/v1/messages/batch').set('Authorization', `Bearer ${t.adminKey}`).send({ messages });
       assert.equal(r.status, 200);
+      assert.deepEqual(r.body.results.filter((x: { error?: string }) => x.error), [], 'every message of the batch stored');
     }
     const found = await search(t, { match: JSON.stringify({ kind: 'needle' }) });
+    assert.equal(found.status, 200, found.text);
     assert.deepEqual(found.body.messages.map((m: { payload: { n: number } }) => m.payload.n), [4321]);
     const c = new pg.Client({ connectionString: testDb().url });
     await c.connect();
