@@ -4,6 +4,7 @@
 import type { Queryable } from '../../db/pool.ts';
 import { readEntries, readBodies } from '../../db/queries/inbox.ts';
 import { withSeq } from '../../db/queries/messageJson.ts';
+import { PerTurn } from './perTurn.ts';
 
 export interface Entry {
   seq: number;
@@ -22,8 +23,9 @@ interface Request {
 const MAX_ROWS_PER_QUERY = 2000;
 
 export class InboxReader {
-  private pending = new Map<string, Request[]>();
-  private scheduled = false;
+  private readonly turn = new PerTurn<Request>((tenantId, reqs) => {
+    for (let i = 0; i < reqs.length; i += MAX_ROWS_PER_QUERY) void this.run(tenantId, reqs.slice(i, i + MAX_ROWS_PER_QUERY));
+  });
   private cache = new Map<string, string>();
   private cacheBytes = 0;
   private queriesRun = 0;
@@ -37,26 +39,7 @@ export class InboxReader {
 
   /** Entries with seq > since, oldest first, at most `limit`. */
   read(tenantId: string, userId: string, since: number, limit: number): Promise<Entry[]> {
-    return new Promise((resolve, reject) => {
-      let list = this.pending.get(tenantId);
-      if (!list) this.pending.set(tenantId, (list = []));
-      list.push({ userId, since, limit, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
-  }
-
-  private flush(): void {
-    this.scheduled = false;
-    const all = this.pending;
-    this.pending = new Map();
-    for (const [tenantId, reqs] of all) {
-      for (let i = 0; i < reqs.length; i += MAX_ROWS_PER_QUERY) {
-        void this.run(tenantId, reqs.slice(i, i + MAX_ROWS_PER_QUERY));
-      }
-    }
+    return new Promise((resolve, reject) => this.turn.add(tenantId, { userId, since, limit, resolve, reject }));
   }
 
   private async run(tenantId: string, reqs: Request[]): Promise<void> {

@@ -4,6 +4,7 @@
 // at once, and a thousand one-row statements queue for the pool where a few batched ones do not.
 import type { Queryable } from '../../db/pool.ts';
 import { startDevices, type DeviceState, type Touch } from '../../db/queries/inbox.ts';
+import { PerTurn } from './perTurn.ts';
 
 interface Pending extends Touch {
   resolve: (s: DeviceState) => void;
@@ -14,28 +15,12 @@ interface Pending extends Touch {
 const MAX_PER_STATEMENT = 1000;
 
 export class DeviceTouches {
-  private pending = new Map<string, Pending[]>();
-  private scheduled = false;
+  private readonly turn = new PerTurn<Pending>((tenantId, list) => void this.runAll(tenantId, list));
 
   constructor(private readonly db: Queryable) {}
 
   touch(tenantId: string, userId: string, deviceId: string, ack: number | null): Promise<DeviceState> {
-    return new Promise((resolve, reject) => {
-      let list = this.pending.get(tenantId);
-      if (!list) this.pending.set(tenantId, (list = []));
-      list.push({ userId, deviceId, ack, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
-  }
-
-  private flush(): void {
-    this.scheduled = false;
-    const all = this.pending;
-    this.pending = new Map();
-    for (const [tenantId, list] of all) void this.runAll(tenantId, list);
+    return new Promise((resolve, reject) => this.turn.add(tenantId, { userId, deviceId, ack, resolve, reject }));
   }
 
   /**
