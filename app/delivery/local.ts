@@ -10,7 +10,7 @@ import { withSeq } from '../../db/queries/messageJson.ts';
 export function localDelivery(registry: WaiterRegistry, origin: string, recheck: () => void): LocalDelivery {
   return {
     origin,
-    waits: (tenantId, users, group) => (group ? registry.waits(tenantId, null) : users.some((u) => registry.waits(tenantId, u))),
+    waits: (tenantId, users, group) => (group ? registry.anyWaiting : users.some((u) => registry.waits(tenantId, u))),
     committed(tenantId, body, seqs) {
       for (const [userId, seq] of Object.entries(seqs)) {
         if (body === null) registry.wake(tenantId, userId, seq);

@@ -151,9 +151,14 @@ export class WaiterRegistry {
     return this.reach(tenantId, userId, head, null);
   }
 
-  /** Whether this user has a poll or stream here (`userId` null: whether anyone has). */
-  waits(tenantId: string, userId: string | null): boolean {
-    return userId === null ? this.byUser.size > 0 : this.byUser.has(userKey(tenantId, userId));
+  /** Whether this user has a poll or stream here. */
+  waits(tenantId: string, userId: string): boolean {
+    return this.byUser.has(userKey(tenantId, userId));
+  }
+
+  /** Whether anyone has a poll or stream here. */
+  get anyWaiting(): boolean {
+    return this.byUser.size > 0;
   }
 
   /**

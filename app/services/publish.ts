@@ -40,9 +40,10 @@ export interface PublishResult {
 }
 
 /**
- * This process's waiters, as the publisher sees them: a message one of them waits for is handed
- * over right after its commit, so it is written without a read of the inbox (the NOTIFY still
- * wakes every other process, and any waiter here that cannot take it as it is).
+ * This process's waiters, as the publisher sees them: every commit is handed over right after it
+ * returns — with the message body when a recipient was known to wait here, so that waiter writes it
+ * without reading the inbox; as a plain wake-up otherwise. The commit's NOTIFY wakes the other
+ * processes; this one skips its own.
  */
 export interface LocalDelivery {
   /** This process, as named at the end of its publishes' notifications (which it then skips). */
@@ -79,15 +80,17 @@ export function requestHash(i: PublishInput): Buffer {
 export class Publisher {
   private queue: Pending[] = [];
   private inFlight = 0;
-  private readonly origin: string;
   /** Settles when the latest publish to arrive has joined the queue (or failed before it). */
   private lastInLine: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly db: Pool,
     private readonly opts: PublisherOptions,
-  ) {
-    this.origin = opts.local?.origin ?? '';
+  ) {}
+
+  /** This process's name in its publishes' notifications ('' when nothing here skips them). */
+  private get origin(): string {
+    return this.opts.local?.origin ?? '';
   }
 
   /**
@@ -122,6 +125,7 @@ export class Publisher {
       if (input.memberOnly && !g.member) throw new ApiError('forbidden', `group: ${input.sender} is not a member of "${input.group}"`);
       fanout = g.size > this.opts.groupInlineMax ? 'queued' : 'inline';
     }
+    const to = [...recipients];
     return {
       tenantId: input.tenantId,
       id: crypto.randomUUID(),
@@ -132,9 +136,9 @@ export class Publisher {
       dedupId: input.dedupId,
       reqHash: requestHash(input),
       ttlS: input.ttlS,
-      recipients: [...recipients],
+      recipients: to,
       fanout,
-      wantBody: this.opts.local?.waits(input.tenantId, [...recipients], fanout === 'inline') ?? false,
+      wantBody: this.opts.local?.waits(input.tenantId, to, fanout === 'inline') ?? false,
     };
   }
 
