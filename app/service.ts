@@ -42,6 +42,9 @@ import { Signaller, presenceEvents } from './delivery/signals.ts';
 import { PresenceTracker } from './delivery/presence.ts';
 import { assertOnline, sweepOffline } from './services/presence.ts';
 
+/** Pending connections the kernel queues for accept(); see server.listen below. */
+const LISTEN_BACKLOG = 4096;
+
 export interface Service {
   url: string;
   port: number;
@@ -164,7 +167,10 @@ export async function startService(config: Config, log: pino.Logger = createLogg
   const server = createHttpServer(createHandler(deps), config.http);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
+    // A reconnect storm after a restart or a proxy reload opens thousands of connections at once;
+    // Node's default backlog (511) drops the rest, which then wait 1-3-7 s for SYN retries. The
+    // kernel caps this at net.core.somaxconn.
+    server.listen(config.port, config.host, LISTEN_BACKLOG, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   const url = config.publicUrl || `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;

@@ -21,7 +21,7 @@ export async function idle(kind: 'poll' | 'stream', n: number, holdS: number, so
     const treeBefore = treeMemKiB(s.pid);
     let early = 0;
     let opened = 0;
-    const conns: { close(): void }[] = [];
+    const conns: { close(): void; status?: number; closed?: boolean }[] = [];
     const host = s.url.hostname;
     const port = Number(s.url.port);
     for (let i = 0; i < n; i++) {
@@ -49,9 +49,14 @@ export async function idle(kind: 'poll' | 'stream', n: number, holdS: number, so
       if (t.rss > peakTree.rss) peakTree = t;
     }
     const held = kind === 'poll' ? n - early : opened;
+    // Why streams were not held: their HTTP status (0: no answer yet) and whether the socket closed.
+    const notHeld: Record<string, number> = {};
+    if (kind === 'stream' && held < n) {
+      for (const c of conns) if (c.status !== 200) { const k = `${c.status}${c.closed ? '/closed' : ''}`; notHeld[k] = (notHeld[k] ?? 0) + 1; }
+    }
     for (const c of conns) c.close();
     return {
-      scenario: `idle-${kind}`, n, held, failures: n - held, holdS,
+      scenario: `idle-${kind}`, n, held, failures: n - held, ...(n > held && kind === 'stream' ? { notHeld } : {}), holdS,
       rssBeforeMiB: round(before / 1024), rssHeldMiB: round(peak / 1024),
       kibPerConn: round((peak - before) / n), treeKibPerConn: round((peakTree.rss - treeBefore.rss) / n), treePssKibPerConn: round((peakTree.pss - treeBefore.pss) / n),
     };
