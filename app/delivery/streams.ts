@@ -1,8 +1,9 @@
 // One open SSE stream: a waiter that never times out. It holds a cursor, not a queue: on every
 // wake it pages through the inbox from its cursor, writing in chunks of about CHUNK_BYTES; when the
-// socket's buffer is full it stops (the rest of the page is read again later) until 'drain' — a
-// slow client costs about one chunk of memory. A client that takes nothing for `slowCloseMs` is
-// cut off; it resumes from its cursor and loses nothing.
+// socket's buffer is full it stops until 'drain', holding at most a chunk and a half of what it
+// read (a larger rest is read again later) — a slow client costs a few chunks of memory at most.
+// A client that takes nothing for `slowCloseMs` is cut off; it resumes from its cursor and loses
+// nothing.
 //
 // Start (Mercure's order): register, then replay from the cursor to the head, then whatever
 // arrived meanwhile — a wake during a pump sets `again`, so nothing is missed or sent twice.
@@ -11,8 +12,13 @@ import type { StreamWaiter, WaiterRegistry } from './waiters.ts';
 
 /** Frames written per socket write; a slow reader holds about this much beyond the socket buffer. */
 export const CHUNK_BYTES = 64 * 1024;
-/** Entries read per page once the client has fallen behind: a full page would mostly be read again. */
-const BEHIND_PAGE = 32;
+/**
+ * Once the client has fallen behind, a page is about one chunk (a full page would mostly be read
+ * again), sized from the entries seen so far, and never fewer than this.
+ */
+const BEHIND_PAGE_MIN = 32;
+/** What is left of a page when the socket fills is kept up to this size (else read again later). */
+const REST_MAX_BYTES = CHUNK_BYTES * 1.5;
 /** Notices held for a stalled socket, at most (a few signals of the 4 KiB maximum). */
 const HELD_MAX_BYTES = 64 * 1024;
 
@@ -54,6 +60,8 @@ export class StreamSession implements StreamWaiter {
   private heldBytes = 0;
   private blocked = false;
   private behind = false;
+  /** Average bytes of an entry written so far (sizes the page read once behind). */
+  private entryBytes = 256;
   /** Entries handed over by publishes in this turn, written together at its end. */
   private offered: Entry[] | null = null;
   cursor: number;
@@ -111,7 +119,7 @@ export class StreamSession implements StreamWaiter {
         return;
       }
     }
-    if (!this.write(entries)) void this.waitDrain();
+    if (!this.write(entries).ok) void this.waitDrain();
     this.opts.onSent?.(this.cursor);
   }
 
@@ -201,45 +209,67 @@ export class StreamSession implements StreamWaiter {
     });
   }
 
-  /** Writes entries chunk by chunk, advancing the cursor; false as soon as the socket is full. */
-  private write(entries: readonly Entry[]): boolean {
+  /**
+   * Writes entries chunk by chunk, advancing the cursor, until the socket is full. Returns how many
+   * were written and whether the socket can take more.
+   */
+  private write(entries: readonly Entry[]): { written: number; ok: boolean } {
     let i = 0;
     while (i < entries.length && this.open) {
       let j = i;
       let bytes = 0;
       while (j < entries.length && (j === i || bytes + entries[j]!.json.length <= CHUNK_BYTES)) bytes += entries[j++]!.json.length;
+      this.entryBytes = Math.max(1, Math.round((this.entryBytes + bytes / (j - i)) / 2));
       const ok = this.sink.messages(entries.slice(i, j));
       this.cursor = entries[j - 1]!.seq;
       this.lastWrite = Date.now();
       i = j;
-      if (!ok) return false;
+      if (!ok) return { written: i, ok: false };
     }
-    return true;
+    return { written: i, ok: true };
   }
 
   private async drain(): Promise<void> {
     do {
       this.again = false;
+      // Entries read but not yet written because the socket was full: at most REST_MAX_BYTES,
+      // kept for the next 'drain' so that a client catching up costs one read per two chunks.
+      let rest: readonly Entry[] | null = null;
+      let more = true;
       for (;;) {
         if (this.rewindTo !== null) {
           if (this.rewindTo < this.cursor) this.cursor = this.rewindTo;
           this.rewindTo = null;
+          rest = null;
         }
-        const limit = this.behind ? Math.min(BEHIND_PAGE, this.opts.pageSize) : this.opts.pageSize;
-        const entries = await this.reader.read(this.tenantId, this.userId, this.cursor, limit);
+        let entries: readonly Entry[];
+        if (rest) {
+          entries = rest;
+          rest = null;
+        } else {
+          if (!more) break;
+          const limit = this.behind ? Math.min(Math.max(BEHIND_PAGE_MIN, Math.floor((2 * CHUNK_BYTES) / this.entryBytes)), this.opts.pageSize) : this.opts.pageSize;
+          entries = await this.reader.read(this.tenantId, this.userId, this.cursor, limit);
+          more = entries.length >= limit;
+        }
         if (!this.open || entries.length === 0) break;
         const first = entries[0]!.seq;
         // Seqs are gap-free when written; a gap means the entries in it expired meanwhile.
         if (first > this.cursor + 1) this.sink.reset(first);
-        this.behind = !this.write(entries);
+        const { written, ok } = this.write(entries);
+        this.behind = !ok;
         this.opts.onSent?.(this.cursor);
         if (this.behind) {
+          const left = entries.slice(written);
+          let bytes = 0;
+          for (const e of left) bytes += e.json.length;
+          // Much more than a chunk left (a full page): read it again later rather than hold it.
+          if (left.length && bytes <= REST_MAX_BYTES) rest = left;
+          else if (left.length) more = true;
           const r = await this.drained();
           if (r === 'closed') return this.close('closed');
           if (r === 'timeout') return this.close('slow');
-          continue; // from the cursor: what was left of the page is read again (bodies are cached)
         }
-        if (entries.length < limit) break;
       }
     } while ((this.again || this.rewindTo !== null) && this.open);
   }
