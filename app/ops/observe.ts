@@ -14,7 +14,7 @@ export interface Ops {
 const CREATED = '"createdAt":"';
 
 /**
- * The message's createdAt from an entry's JSON (built by MESSAGE_BODY_JSON: createdAt comes after
+ * The message's createdAt from an entry's JSON (built by buildBodyJson: createdAt comes after
  * the payload, so the last occurrence is the real one, found scanning back a few dozen bytes).
  */
 export function createdAtMs(json: string): number {

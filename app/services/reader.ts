@@ -1,8 +1,9 @@
 // Reads inbox entries for waiters. Reads asked for in the same turn of the event loop are merged
 // into one query per tenant (a group message waking 1,000 streams costs one entries query and one
-// body query), and message bodies — immutable — are cached, so a fan-out serialises a message once.
+// body query), and message bodies — immutable — are cached, so a fan-out fetches a message once.
+// A read alone in its turn (a poll page, a stream catching up) fetches entries and bodies together.
 import type { Queryable } from '../../db/pool.ts';
-import { readEntries, readBodies } from '../../db/queries/inbox.ts';
+import { readEntries, readBodies, readPage } from '../../db/queries/inbox.ts';
 import { withSeq } from '../../db/queries/messageJson.ts';
 import { PerTurn } from './perTurn.ts';
 
@@ -44,6 +45,7 @@ export class InboxReader {
 
   private async run(tenantId: string, reqs: Request[]): Promise<void> {
     this.queriesRun++;
+    if (reqs.length === 1) return this.runOne(tenantId, reqs[0]!);
     try {
       const refs = await readEntries(this.db, tenantId, reqs.map((r) => r.userId), reqs.map((r) => r.since), reqs.map((r) => r.limit));
       // Bodies found in the cache are held here: remembering the fetched ones may evict them, and an
@@ -69,6 +71,15 @@ export class InboxReader {
       reqs.forEach((r, i) => r.resolve(out[i]!));
     } catch (err) {
       for (const r of reqs) r.reject(err);
+    }
+  }
+
+  private async runOne(tenantId: string, r: Request): Promise<void> {
+    try {
+      const rows = await readPage(this.db, tenantId, r.userId, r.since, r.limit);
+      r.resolve(rows.map((row) => ({ seq: row.seq, json: withSeq(row.seq, row.body) })));
+    } catch (err) {
+      r.reject(err);
     }
   }
 

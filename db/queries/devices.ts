@@ -64,7 +64,7 @@ export async function markRead(db: Queryable, tenantId: string, userId: string, 
 
 export interface MessageRef {
   sender: string;
-  /** The message as JSON text (MESSAGE_BODY_JSON). */
+  /** The message as JSON text (messages.body). */
   body: string;
 }
 

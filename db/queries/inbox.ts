@@ -32,6 +32,23 @@ export async function readEntries(
   return rows.map((r) => ({ row: Number(r.ord) - 1, userId: r.user_id, seq: r.seq, messageId: r.message_id }));
 }
 
+/**
+ * Entries with seq > since of one user, with their message bodies (JSON text without seq), in one
+ * round trip: a lone reader (a poll page, a stream catching up) needs no body cache. An entry whose
+ * message expired meanwhile is left out by the join.
+ */
+export async function readPage(db: Queryable, tenantId: string, userId: string, since: number, limit: number): Promise<{ seq: number; body: string }[]> {
+  const { rows } = await db.query<{ seq: number; body: string }>({
+    name: 'read_page',
+    text: `SELECT e.seq, ${MESSAGE_BODY_JSON} AS body
+           FROM inbox_entries e JOIN messages m ON m.tenant_id = e.tenant_id AND m.id = e.message_id
+           WHERE e.tenant_id = $1 AND e.user_id = $2 AND e.seq > $3
+           ORDER BY e.seq LIMIT $4`,
+    values: [tenantId, userId, since, limit],
+  });
+  return rows;
+}
+
 /** Message bodies as JSON text (without seq), by id. */
 export async function readBodies(db: Queryable, tenantId: string, ids: readonly string[]): Promise<Map<string, string>> {
   const { rows } = await db.query<{ id: string; body: string }>({

@@ -1,7 +1,7 @@
 // Publishing: one statement stores a whole batch of messages (group commit), assigns every
 // recipient's seq under the inbox row lock, writes the entries and sends the wake-up NOTIFYs.
 import type { Queryable } from '../pool.ts';
-import { MESSAGE_BODY_JSON } from './messageJson.ts';
+import { buildBodyJson } from './messageJson.ts';
 
 export interface NewMessage {
   tenantId: string;
@@ -32,7 +32,7 @@ export interface StoredMessage {
   seqs: Record<string, number>;
   /** Members left to the fan-out job (a 'queued' message), else null. */
   queued: number | null;
-  /** The body JSON as readers get it (MESSAGE_BODY_JSON), when asked for (`wantBody`). */
+  /** The body JSON as readers get it (messages.body), when asked for (`wantBody`). */
   body: string | null;
 }
 
@@ -46,19 +46,22 @@ export interface StoredMessage {
 // also drops the duplicate when the sender is a member. A 'queued' group gets an outbox row with
 // its members fixed in that same snapshot instead (`obx`), minus the explicit recipients.
 // NOTIFY payloads stay below PostgreSQL's 8000-byte limit: 40 users (<= 128 chars) a chunk.
-// A message some recipient waits for in this process comes back with its body (on one of its rows),
-// built as a reader would build it: the waiter takes it without reading the inbox. The NOTIFY ends
+// Each message's body (what readers receive) is built here once and stored; a message some
+// recipient waits for in this process comes back with it (on one of its rows): the waiter takes
+// it without reading the inbox. The NOTIFY ends
 // with `|@<origin>`, the publishing process: it hands its own commits to its waiters itself.
 const PUBLISH_BATCH_SQL = `
 WITH msg AS (
   SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[], $9::int[], $12::text[], $13::bool[])
     WITH ORDINALITY AS t(tenant_id, id, sender, group_id, type, payload, dedup_id, req_hash, ttl_s, fanout, want_body, ord)
 ), ins AS (
-  INSERT INTO messages (tenant_id, id, sender, group_id, type, payload, dedup_id, req_hash, created_at, expires_at)
-  SELECT tenant_id, id, sender, group_id, type, payload::jsonb, dedup_id, req_hash, now(), now() + make_interval(secs => ttl_s)
-  FROM msg ORDER BY ord
+  INSERT INTO messages (tenant_id, id, sender, group_id, type, payload, dedup_id, req_hash, created_at, expires_at, body)
+  SELECT tenant_id, id, sender, group_id, type, pj, dedup_id, req_hash, ca, ea, ${buildBodyJson({
+    id: 'v.id', sender: 'v.sender', group: 'v.group_id', type: 'v.type', payload: 'v.pj', createdAt: 'v.ca', expiresAt: 'v.ea',
+  })}
+  FROM (SELECT msg.*, msg.payload::jsonb AS pj, now() AS ca, now() + make_interval(secs => msg.ttl_s) AS ea FROM msg) v ORDER BY ord
   ON CONFLICT (tenant_id, sender, dedup_id) WHERE dedup_id IS NOT NULL DO NOTHING
-  RETURNING id, sender, group_id, type, payload, created_at, expires_at
+  RETURNING id, created_at, expires_at, body
 ), given AS (
   SELECT * FROM unnest($10::int[], $11::text[]) AS r(ord, user_id)
 ), rcp AS (
@@ -111,7 +114,7 @@ WITH msg AS (
   GROUP BY tenant_id, chunk
 )
 SELECT msg.ord::int AS ord, m.created_at, m.expires_at, s.user_id, s.seq, obx.total AS queued,
-       CASE WHEN msg.want_body AND row_number() OVER (PARTITION BY msg.ord) = 1 THEN ${MESSAGE_BODY_JSON} END AS body,
+       CASE WHEN msg.want_body AND row_number() OVER (PARTITION BY msg.ord) = 1 THEN m.body END AS body,
        (SELECT count(*) FROM note) AS notified
 FROM msg JOIN ins m ON m.id = msg.id
 LEFT JOIN obx ON obx.message_id = msg.id
