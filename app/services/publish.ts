@@ -8,6 +8,7 @@ import { isConnectionError } from '../../db/pool.ts';
 import { insertMessages, findByDedup, type NewMessage, type StoredMessage } from '../../db/queries/publish.ts';
 import { groupSize } from '../../db/queries/groups.ts';
 import { ApiError } from '../errors.ts';
+import { messageId } from './messageId.ts';
 import type { FanoutQueue } from './fanout.ts';
 
 export interface PublishInput {
@@ -128,7 +129,7 @@ export class Publisher {
     const to = [...recipients];
     return {
       tenantId: input.tenantId,
-      id: crypto.randomUUID(),
+      id: messageId(),
       sender: input.sender,
       groupId: input.group,
       type: input.type,
