@@ -85,7 +85,7 @@ function printTable(rs: Result[]): void {
   for (const r of rs) {
     const x = r as Record<string, any>;
     if (r.scenario.startsWith('idle')) rows.push([r.scenario, `KiB per held connection at ${x.n} (node RSS; +PG tree)`, `${x.kibPerConn} (${x.treeKibPerConn}); held ${x.held}/${x.n}`]);
-    else if (r.scenario.startsWith('unicast') || r.scenario.startsWith('two-instances')) rows.push([r.scenario, `latency ms p50/p90/p99/max @${x.rate}/s`, `${x.latencyMs.p50} / ${x.latencyMs.p90} / ${x.latencyMs.p99} / ${x.latencyMs.max}; lost ${x.lost}, dup ${x.duplicated}, disorder ${x.outOfOrder}`]);
+    else if (r.scenario.startsWith('unicast') || r.scenario.startsWith('two-instances')) rows.push([r.scenario, `latency ms p50/p90/p99/max @${x.rate}/s (publish answered p50/p99)`, `${x.latencyMs.p50} / ${x.latencyMs.p90} / ${x.latencyMs.p99} / ${x.latencyMs.max} (${x.publishAnsweredMs.p50} / ${x.publishAnsweredMs.p99}); lost ${x.lost}, dup ${x.duplicated}, disorder ${x.outOfOrder}`]);
     else if (r.scenario === 'fanout') rows.push([r.scenario, `latency ms p50/p90/p99/max ×${x.subscribers}`, `${x.latencyMs.p50} / ${x.latencyMs.p90} / ${x.latencyMs.p99} / ${x.latencyMs.max}; ${x.delivered}/${x.expected} delivered, ${x.subscribersInOrder} in order`]);
     else if (r.scenario === 'publish') rows.push([r.scenario, `msgs/s, c=${x.concurrency}; p99 ms; CPU µs per publish (node; node+PG)`, `${x.msgsPerSec}; p99 ${x.latencyMs.p99}; errors ${x.errors}; ${x.cpuUsPerMsg.node}; ${x.cpuUsPerMsg.nodeAndPostgres}`]);
     else if (r.scenario === 'catchup') rows.push([r.scenario, `msgs/s of ${x.n}: poll / SSE`, `${x.poll.msgsPerSec} (${x.poll.requests} req) / ${x.sse.msgsPerSec}; complete ${x.poll.complete && x.sse.complete}`]);
