@@ -86,7 +86,9 @@ export interface Touch {
  * together (a reconnect storm after a restart) share one statement. A device may appear once per
  * call (one row cannot be updated twice by one statement); rows are locked in (user, device) order.
  * Committed asynchronously (synchronous_commit off): a cursor lost in a crash only means a
- * redelivery, which at-least-once allows, and a poll should not wait for a disk flush.
+ * redelivery, which at-least-once allows, and a poll should not wait for a disk flush. Inboxes are
+ * looked up row by row (LATERAL; LIMIT 1 keeps the planner from flattening it): with a plain join, the generic plan hashed the request and
+ * scanned the tenant's whole inbox partition (0.5 of 0.8 ms with 3,000 inboxes, growing with them).
  */
 export async function startDevices(db: Queryable, tenantId: string, touches: readonly Touch[]): Promise<DeviceState[]> {
   const { rows } = await db.query<{ ord: number; head: number; rd: number; fl: number; acked: number; prev: number | null }>({
@@ -95,7 +97,8 @@ export async function startDevices(db: Queryable, tenantId: string, touches: rea
            req AS (SELECT * FROM unnest($2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY AS r(user_id, device_id, ack, ord)),
            st AS (SELECT r.ord, r.user_id, r.device_id, r.ack,
                          COALESCE(ib.head_seq, 0) AS head, COALESCE(ib.read_seq, 0) AS rd, COALESCE(ib.floor_seq, 0) AS fl
-                  FROM req r LEFT JOIN inboxes ib ON ib.tenant_id = $1 AND ib.user_id = r.user_id),
+                  FROM req r LEFT JOIN LATERAL (
+                    SELECT head_seq, read_seq, floor_seq FROM inboxes WHERE tenant_id = $1 AND user_id = r.user_id LIMIT 1) ib ON true),
            dev AS (
              INSERT INTO devices AS d (tenant_id, user_id, device_id, acked_seq, last_seen)
              SELECT $1, st.user_id, st.device_id, CASE WHEN st.ack BETWEEN st.fl AND st.head THEN st.ack ELSE st.fl END, now()
