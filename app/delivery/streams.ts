@@ -13,7 +13,7 @@ import type { StreamWaiter, WaiterRegistry } from './waiters.ts';
 /** Frames written per socket write; a slow reader holds about this much beyond the socket buffer. */
 export const CHUNK_BYTES = 64 * 1024;
 /**
- * Once the client has fallen behind, a page is about one chunk (a full page would mostly be read
+ * Once the client has fallen behind, a page is about two chunks (a full page would mostly be read
  * again), sized from the entries seen so far, and never fewer than this.
  */
 const BEHIND_PAGE_MIN = 32;

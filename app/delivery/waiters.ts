@@ -5,6 +5,7 @@
 //
 // A poll's states: WAITING -> WOKEN | TIMED_OUT | SUPERSEDED | CLOSED (see polls.ts).
 // The registry holds no SQL and no HTTP: waiters bring their own behaviour.
+import type { Entry } from '../services/reader.ts';
 
 export interface Waiter {
   readonly kind: 'poll' | 'stream';
@@ -28,8 +29,6 @@ export interface Waiter {
    */
   notice?(event: string, data: string, key?: string): boolean;
 }
-
-import type { Entry } from '../services/reader.ts';
 
 export interface PollWaiter extends Waiter {
   readonly kind: 'poll';

@@ -5,9 +5,10 @@
 // per turn was not enough: a fan-out to 1,000 streams at 20 messages a second updated 20,000
 // device rows a second, as many as the publishes' own inbox writes; the scan's deadlines are
 // seconds, so a hint written up to FLUSH_MS late changes nothing it decides.
-const FLUSH_MS = 200;
 import type { Queryable } from '../../db/pool.ts';
 import { noteDelivered } from '../../db/queries/delivery.ts';
+
+const FLUSH_MS = 200;
 
 interface Note {
   userId: string;

@@ -87,8 +87,9 @@ export interface Touch {
  * call (one row cannot be updated twice by one statement); rows are locked in (user, device) order.
  * Committed asynchronously (synchronous_commit off): a cursor lost in a crash only means a
  * redelivery, which at-least-once allows, and a poll should not wait for a disk flush. Inboxes are
- * looked up row by row (LATERAL; LIMIT 1 keeps the planner from flattening it): with a plain join, the generic plan hashed the request and
- * scanned the tenant's whole inbox partition (0.5 of 0.8 ms with 3,000 inboxes, growing with them).
+ * looked up row by row (LATERAL; LIMIT 1 keeps the planner from flattening it): with a plain
+ * join, the generic plan hashed the request and scanned the tenant's whole inbox partition (0.5 of
+ * 0.8 ms with 3,000 inboxes, growing with them).
  */
 export async function startDevices(db: Queryable, tenantId: string, touches: readonly Touch[]): Promise<DeviceState[]> {
   const { rows } = await db.query<{ ord: number; head: number; rd: number; fl: number; acked: number; prev: number | null }>({
