@@ -48,6 +48,8 @@ export interface Config {
   jwtClockSkewS: number;
   /** How long a verified API key stays cached: a revoked key may work this much longer. */
   authCacheS: number;
+  /** Message bodies kept in memory for readers (MiB); 0 reads every body from the database. */
+  bodyCacheMb: number;
 
   /** Publishes arriving together share one transaction; at most this many per transaction. */
   publishBatchMax: number;
@@ -217,6 +219,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     tokenTtlMaxS: int(env, 'TOKEN_TTL_MAX_S', 30 * 86400, 60, 365 * 86400),
     jwtClockSkewS: int(env, 'JWT_CLOCK_SKEW_S', 30, 0, 300),
     authCacheS: int(env, 'AUTH_CACHE_S', 30, 0, 3600),
+    // 64 MiB holds about the last 200,000 small messages: a device back from minutes offline (the
+    // common catch-up) reads only its entries from the database.
+    bodyCacheMb: int(env, 'BODY_CACHE_MB', 64, 0, 65536),
 
     publishBatchMax: int(env, 'PUBLISH_BATCH_MAX', 256, 1, 5000),
     publishConcurrency: int(env, 'PUBLISH_CONCURRENCY', 1, 1, 64),

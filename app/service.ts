@@ -15,6 +15,7 @@ import { WaiterRegistry } from './delivery/waiters.ts';
 import { Wakeups, reoffers } from './delivery/wakeups.ts';
 import { recheckAll, startSafetyTick } from './delivery/safetyTick.ts';
 import { InboxReader } from './services/reader.ts';
+import { BodyCache } from './services/bodyCache.ts';
 import { localDelivery } from './delivery/local.ts';
 import { DeviceTouches } from './services/touches.ts';
 import { Publisher } from './services/publish.ts';
@@ -104,7 +105,8 @@ export async function startService(config: Config, log: pino.Logger = createLogg
   });
   wakeups.on('s', signals.onNotification);
   wakeups.on('p', presenceEvents(registry));
-  const reader = new InboxReader(db);
+  const bodies = new BodyCache(config.bodyCacheMb * 1024 * 1024);
+  const reader = new InboxReader(db, bodies);
   const touches = new DeviceTouches(db);
   const readHeads = (tenantId: string, users: readonly string[]) => heads(db, tenantId, users);
 
@@ -139,7 +141,7 @@ export async function startService(config: Config, log: pino.Logger = createLogg
     : inProcessFanout(db, config.groupFanoutBatch, (err, job) => onFanoutError(err, job.messageId));
   const publisher = new Publisher(db, {
     batchMax: config.publishBatchMax, concurrency: config.publishConcurrency, groupInlineMax: config.groupInlineMax, fanout, onFanoutError,
-    local,
+    local, bodies,
   });
   const auth = createAuthenticator(db, { cacheS: config.authCacheS, clockSkewS: config.jwtClockSkewS });
   if (config.metricsEnabled) {

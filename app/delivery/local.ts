@@ -1,20 +1,18 @@
 // The publisher's view of this process's waiters: a message committed here for a user who waits
 // here is written to that waiter at once, without the notification round trip and the inbox read
 // that a waiter in another process needs. The commit's NOTIFY names this process as its origin;
-// Wakeups skips it here, since every commit of this process is handed over by the publisher (with
-// the body when a recipient was known to wait, as a plain wake-up otherwise).
+// Wakeups skips it here, since every commit of this process is handed over by the publisher, with
+// its body.
 import type { LocalDelivery } from '../services/publish.ts';
 import type { WaiterRegistry } from './waiters.ts';
-import { withSeq } from '../../db/queries/messageJson.ts';
 
 export function localDelivery(registry: WaiterRegistry, origin: string, recheck: () => void): LocalDelivery {
   return {
     origin,
-    waits: (tenantId, users, group) => (group ? registry.anyWaiting : users.some((u) => registry.waits(tenantId, u))),
     committed(tenantId, body, seqs) {
       for (const [userId, seq] of Object.entries(seqs)) {
         if (body === null) registry.wake(tenantId, userId, seq);
-        else registry.deliver(tenantId, userId, seq, () => [{ seq, json: withSeq(seq, body) }]);
+        else registry.deliver(tenantId, userId, seq, () => [{ seq, body }]);
       }
     },
     uncertain: recheck,

@@ -218,7 +218,7 @@ export class StreamSession implements StreamWaiter {
     while (i < entries.length && this.open) {
       let j = i;
       let bytes = 0;
-      while (j < entries.length && (j === i || bytes + entries[j]!.json.length <= CHUNK_BYTES)) bytes += entries[j++]!.json.length;
+      while (j < entries.length && (j === i || bytes + entries[j]!.body.length <= CHUNK_BYTES)) bytes += entries[j++]!.body.length;
       this.entryBytes = Math.max(1, Math.round((this.entryBytes + bytes / (j - i)) / 2));
       const ok = this.sink.messages(entries.slice(i, j));
       this.cursor = entries[j - 1]!.seq;
@@ -262,7 +262,7 @@ export class StreamSession implements StreamWaiter {
         if (this.behind) {
           const left = entries.slice(written);
           let bytes = 0;
-          for (const e of left) bytes += e.json.length;
+          for (const e of left) bytes += e.body.length;
           // Much more than a chunk left (a full page): read it again later rather than hold it.
           if (left.length && bytes <= REST_MAX_BYTES) rest = left;
           else if (left.length) more = true;

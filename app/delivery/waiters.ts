@@ -150,16 +150,6 @@ export class WaiterRegistry {
     return this.reach(tenantId, userId, head, null);
   }
 
-  /** Whether this user has a poll or stream here. */
-  waits(tenantId: string, userId: string): boolean {
-    return this.byUser.has(userKey(tenantId, userId));
-  }
-
-  /** Whether anyone has a poll or stream here. */
-  get anyWaiting(): boolean {
-    return this.byUser.size > 0;
-  }
-
   /**
    * Entries this process just committed for one user, up to `head`: offered to the user's waiters
    * (built only if one is behind), which take them or read. This process skips the commit's own

@@ -36,7 +36,7 @@ export function head(call: Call, extra: readonly string[]): string[] {
 }
 
 /** Writes a whole response: the shared head, then `extra`, then the body. */
-export function respond(call: Call, status: number, contentType: string, body: string, extra: readonly string[] = []): void {
+export function respond(call: Call, status: number, contentType: string, body: string | Buffer, extra: readonly string[] = []): void {
   const { res } = call;
   if (res.destroyed || res.writableEnded) return;
   res.writeHead(status, [

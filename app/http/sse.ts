@@ -4,6 +4,7 @@ import type { ServerResponse } from 'node:http';
 import { head, type Call } from './call.ts';
 import type { StreamSink, StreamEnd } from '../delivery/streams.ts';
 import type { Entry } from '../services/reader.ts';
+import { entryBytes, putEntry, entryJson } from './wire.ts';
 
 const FIELD_RE = /[\r\n\0]/;
 
@@ -16,18 +17,39 @@ export function frame(event: string, data: string, id?: number | string): string
   return `${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\n${body}\n`;
 }
 
+const LINE_BREAK = /[\r\n\0]/;
+const ID = 'id: ';
+const MID = '\nevent: message\ndata: ';
+const END = '\n\n';
+
+/** `id: N / event: message / data: <entry>` for each entry. */
+export function messageEvents(entries: readonly Entry[]): Buffer {
+  // Stored bodies are JSON text, which has no raw line breaks; should one ever carry one, the
+  // general framing splits it into data lines rather than let it end the event early.
+  if (entries.some((e) => LINE_BREAK.test(e.body))) {
+    return Buffer.from(entries.map((e) => frame('message', entryJson(e), e.seq)).join(''));
+  }
+  const seqs = entries.map((e) => String(e.seq));
+  let n = 0;
+  for (let i = 0; i < entries.length; i++) n += ID.length + seqs[i]!.length + MID.length + entryBytes(entries[i]!, seqs[i]!) + END.length;
+  const out = Buffer.allocUnsafe(n);
+  let o = 0;
+  for (let i = 0; i < entries.length; i++) {
+    o += out.write(ID, o, 'latin1');
+    o += out.write(seqs[i]!, o, 'latin1');
+    o += out.write(MID, o, 'latin1');
+    o = putEntry(out, o, entries[i]!, seqs[i]!);
+    o += out.write(END, o, 'latin1');
+  }
+  return out;
+}
+
 export function comment(text: string): string {
   return `: ${text.replace(/[\r\n\0]/g, ' ')}\n\n`;
 }
 
 /** 2 KiB of comment, for proxies and old browsers that buffer the start of a response. */
 export const PADDING = `:${' '.repeat(2048)}\n\n`;
-
-export function messagesFrames(entries: readonly Entry[]): string {
-  let out = '';
-  for (const e of entries) out += frame('message', e.json, e.seq);
-  return out;
-}
 
 export interface SseOpen {
   retryMs: number;
@@ -75,7 +97,7 @@ export class SseSink implements StreamSink {
   }
 
   messages(entries: readonly Entry[]): boolean {
-    const ok = this.put(messagesFrames(entries));
+    const ok = this.put(messageEvents(entries));
     this.onWrite?.(entries);
     return ok;
   }
@@ -118,7 +140,7 @@ export class SseSink implements StreamSink {
     else if (!this.res.writableEnded) this.res.end();
   }
 
-  private put(text: string): boolean {
+  private put(text: string | Buffer): boolean {
     const res = this.res;
     if (res.destroyed || res.writableEnded) return false;
     const ok = res.write(text);

@@ -14,7 +14,7 @@ export interface Ops {
 const CREATED = '"createdAt":"';
 
 /**
- * The message's createdAt from an entry's JSON (built by buildBodyJson: createdAt comes after
+ * The message's createdAt from a message body (built by buildBodyJson: createdAt comes after
  * the payload, so the last occurrence is the real one, found scanning back a few dozen bytes).
  */
 export function createdAtMs(json: string): number {
@@ -35,7 +35,7 @@ export function delivered(ops: Ops, t: Target, transport: Transport, entries: re
   if (ops.metrics) {
     const created: number[] = [];
     for (const e of entries) {
-      const c = createdAtMs(e.json);
+      const c = createdAtMs(e.body);
       if (!Number.isNaN(c)) created.push(c);
     }
     ops.metrics.delivery(transport, created, now);

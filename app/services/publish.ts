@@ -10,6 +10,7 @@ import { groupSize } from '../../db/queries/groups.ts';
 import { ApiError } from '../errors.ts';
 import { messageId } from './messageId.ts';
 import type { FanoutQueue } from './fanout.ts';
+import type { BodyCache } from './bodyCache.ts';
 
 export interface PublishInput {
   tenantId: string;
@@ -42,16 +43,13 @@ export interface PublishResult {
 
 /**
  * This process's waiters, as the publisher sees them: every commit is handed over right after it
- * returns — with the message body when a recipient was known to wait here, so that waiter writes it
- * without reading the inbox; as a plain wake-up otherwise. The commit's NOTIFY wakes the other
- * processes; this one skips its own.
+ * returns, with the message body, so a waiter here writes it without reading the inbox. The
+ * commit's NOTIFY wakes the other processes; this one skips its own.
  */
 export interface LocalDelivery {
   /** This process, as named at the end of its publishes' notifications (which it then skips). */
   readonly origin: string;
-  /** Whether any of these users (for a group message: anyone at all) waits in this process. */
-  waits(tenantId: string, users: readonly string[], group: boolean): boolean;
-  /** A committed message: its seq per recipient, and its body JSON (as readers build it) when asked for. */
+  /** A committed message: its seq per recipient, and its body JSON (as readers build it; null: wake only). */
   committed(tenantId: string, body: string | null, seqs: Readonly<Record<string, number>>): void;
   /** A batch may or may not have committed (the connection broke): every waiter here must check. */
   uncertain(): void;
@@ -63,6 +61,8 @@ export interface PublisherOptions {
   /** Groups up to this size are fanned out inside the publish transaction; larger ones are queued. */
   groupInlineMax: number;
   fanout: FanoutQueue;
+  /** Keeps the bodies of committed messages for readers catching up. */
+  bodies?: BodyCache;
   onFanoutError: (err: unknown, messageId: string) => void;
   local?: LocalDelivery;
 }
@@ -139,7 +139,6 @@ export class Publisher {
       ttlS: input.ttlS,
       recipients: to,
       fanout,
-      wantBody: this.opts.local?.waits(input.tenantId, to, fanout === 'inline') ?? false,
     };
   }
 
@@ -193,6 +192,7 @@ export class Publisher {
 
   /** Committed: waiters here get it first, then the publisher its answer. */
   private done(p: Pending, stored: StoredMessage | null): void {
+    if (stored?.body) this.opts.bodies?.remember(p.msg.id, stored.body);
     if (stored && this.opts.local) this.opts.local.committed(p.msg.tenantId, stored.body, stored.seqs);
     p.resolve(stored);
   }

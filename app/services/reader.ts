@@ -1,16 +1,17 @@
 // Reads inbox entries for waiters. Reads asked for in the same turn of the event loop are merged
-// into one query per tenant (a group message waking 1,000 streams costs one entries query and one
-// body query), and message bodies — immutable — are cached, so a fan-out fetches a message once.
-// A read alone in its turn (a poll page, a stream catching up) fetches entries and bodies together.
+// into one query per tenant (a group message waking 1,000 streams costs one entries query), and
+// message bodies come from the body cache where it has them (publishes of this process put theirs
+// there as they commit); only the missing ones are read, once for all readers of the turn. Without
+// a cache, a read alone in its turn (a poll page, a stream catching up) joins entries and bodies.
 import type { Queryable } from '../../db/pool.ts';
 import { readEntries, readBodies, readPage } from '../../db/queries/inbox.ts';
-import { withSeq } from '../../db/queries/messageJson.ts';
 import { PerTurn } from './perTurn.ts';
+import { BodyCache } from './bodyCache.ts';
 
 export interface Entry {
   seq: number;
-  /** The message as JSON text, seq included: written as-is into poll bodies and SSE data lines. */
-  json: string;
+  /** The message as JSON text without its seq (messages.body): http/wire.ts writes the seq in front. */
+  body: string;
 }
 
 interface Request {
@@ -27,11 +28,9 @@ export class InboxReader {
   private readonly turn = new PerTurn<Request>((tenantId, reqs) => {
     for (let i = 0; i < reqs.length; i += MAX_ROWS_PER_QUERY) void this.run(tenantId, reqs.slice(i, i + MAX_ROWS_PER_QUERY));
   });
-  private cache = new Map<string, string>();
-  private cacheBytes = 0;
   private queriesRun = 0;
 
-  constructor(private readonly db: Queryable, private readonly cacheMaxBytes = 32 * 1024 * 1024) {}
+  constructor(private readonly db: Queryable, private readonly cache: BodyCache = new BodyCache(32 * 1024 * 1024)) {}
 
   /** Entries queries run so far (tests and benchmarks: what delivery without a read saves). */
   get queries(): number {
@@ -45,7 +44,7 @@ export class InboxReader {
 
   private async run(tenantId: string, reqs: Request[]): Promise<void> {
     this.queriesRun++;
-    if (reqs.length === 1) return this.runOne(tenantId, reqs[0]!);
+    if (reqs.length === 1 && this.cache.disabled) return this.runOne(tenantId, reqs[0]!);
     try {
       const refs = await readEntries(this.db, tenantId, reqs.map((r) => r.userId), reqs.map((r) => r.since), reqs.map((r) => r.limit));
       // Bodies found in the cache are held here: remembering the fetched ones may evict them, and an
@@ -60,13 +59,13 @@ export class InboxReader {
       const fetched = missing.size ? await readBodies(this.db, tenantId, [...missing]) : new Map<string, string>();
       for (const [id, body] of fetched) {
         bodies.set(id, body);
-        this.remember(id, body);
+        this.cache.remember(id, body);
       }
       const out: Entry[][] = reqs.map(() => []);
       for (const ref of refs) {
         const body = bodies.get(ref.messageId);
         // No body: the message expired between the two reads; its entry goes with it.
-        if (body !== undefined) out[ref.row]!.push({ seq: ref.seq, json: withSeq(ref.seq, body) });
+        if (body !== undefined) out[ref.row]!.push({ seq: ref.seq, body });
       }
       reqs.forEach((r, i) => r.resolve(out[i]!));
     } catch (err) {
@@ -77,21 +76,9 @@ export class InboxReader {
   private async runOne(tenantId: string, r: Request): Promise<void> {
     try {
       const rows = await readPage(this.db, tenantId, r.userId, r.since, r.limit);
-      r.resolve(rows.map((row) => ({ seq: row.seq, json: withSeq(row.seq, row.body) })));
+      r.resolve(rows.map((row) => ({ seq: row.seq, body: row.body })));
     } catch (err) {
       r.reject(err);
-    }
-  }
-
-  private remember(id: string, body: string): void {
-    if (this.cache.has(id)) return;
-    this.cache.set(id, body);
-    this.cacheBytes += body.length * 2;
-    // Oldest first out: a Map iterates in insertion order.
-    for (const [k, v] of this.cache) {
-      if (this.cacheBytes <= this.cacheMaxBytes) break;
-      this.cache.delete(k);
-      this.cacheBytes -= v.length * 2;
     }
   }
 }

@@ -22,8 +22,6 @@ export interface NewMessage {
    * job. 'none' for a message without a group.
    */
   fanout: 'none' | 'inline' | 'queued';
-  /** Return the message's body JSON (some recipient waits in this process: delivered without a read). */
-  wantBody: boolean;
 }
 
 export interface StoredMessage {
@@ -32,7 +30,7 @@ export interface StoredMessage {
   seqs: Record<string, number>;
   /** Members left to the fan-out job (a 'queued' message), else null. */
   queued: number | null;
-  /** The body JSON as readers get it (messages.body), when asked for (`wantBody`). */
+  /** The body JSON as readers get it (messages.body): waiters here and the body cache take it. */
   body: string | null;
 }
 
@@ -46,14 +44,14 @@ export interface StoredMessage {
 // also drops the duplicate when the sender is a member. A 'queued' group gets an outbox row with
 // its members fixed in that same snapshot instead (`obx`), minus the explicit recipients.
 // NOTIFY payloads stay below PostgreSQL's 8000-byte limit: 40 users (<= 128 chars) a chunk.
-// Each message's body (what readers receive) is built here once and stored; a message some
-// recipient waits for in this process comes back with it (on one of its rows): the waiter takes
-// it without reading the inbox. The NOTIFY ends
-// with `|@<origin>`, the publishing process: it hands its own commits to its waiters itself.
+// Each message's body (what readers receive) is built here once, stored, and returned (on one of
+// its rows): waiters in this process take it without reading the inbox, and the body cache keeps
+// it for readers catching up. The NOTIFY ends with `|@<origin>`, the publishing process: it hands
+// its own commits to its waiters itself.
 const PUBLISH_BATCH_SQL = `
 WITH msg AS (
-  SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[], $9::int[], $12::text[], $13::bool[])
-    WITH ORDINALITY AS t(tenant_id, id, sender, group_id, type, payload, dedup_id, req_hash, ttl_s, fanout, want_body, ord)
+  SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[], $9::int[], $12::text[])
+    WITH ORDINALITY AS t(tenant_id, id, sender, group_id, type, payload, dedup_id, req_hash, ttl_s, fanout, ord)
 ), ins AS (
   INSERT INTO messages (tenant_id, id, sender, group_id, type, payload, dedup_id, req_hash, created_at, expires_at, body)
   SELECT tenant_id, id, sender, group_id, type, pj, dedup_id, req_hash, ca, ea, ${buildBodyJson({
@@ -107,14 +105,14 @@ WITH msg AS (
   INSERT INTO inbox_entries (tenant_id, user_id, seq, message_id, expires_at)
   SELECT tenant_id, user_id, seq, id, expires_at FROM seqd
 ), note AS (
-  SELECT pg_notify('mailslot', 'w|' || tenant_id || '|' || string_agg(user_id || '|' || head_seq, '|') || '|@' || $14::text)
+  SELECT pg_notify('mailslot', 'w|' || tenant_id || '|' || string_agg(user_id || '|' || head_seq, '|') || '|@' || $13::text)
   FROM (SELECT tenant_id, user_id, head_seq,
                (row_number() OVER (PARTITION BY tenant_id ORDER BY user_id) - 1) / 40 AS chunk
         FROM heads) h
   GROUP BY tenant_id, chunk
 )
 SELECT msg.ord::int AS ord, m.created_at, m.expires_at, s.user_id, s.seq, obx.total AS queued,
-       CASE WHEN msg.want_body AND row_number() OVER (PARTITION BY msg.ord) = 1 THEN m.body END AS body,
+       CASE WHEN row_number() OVER (PARTITION BY msg.ord) = 1 THEN m.body END AS body,
        (SELECT count(*) FROM note) AS notified
 FROM msg JOIN ins m ON m.id = msg.id
 LEFT JOIN obx ON obx.message_id = msg.id
@@ -139,7 +137,7 @@ export async function insertMessages(db: Queryable, batch: readonly NewMessage[]
     values: [
       batch.map((m) => m.tenantId), batch.map((m) => m.id), batch.map((m) => m.sender), batch.map((m) => m.groupId),
       batch.map((m) => m.type), batch.map((m) => m.payloadJson), batch.map((m) => m.dedupId), batch.map((m) => m.reqHash),
-      batch.map((m) => m.ttlS), rOrd, rUser, batch.map((m) => m.fanout), batch.map((m) => m.wantBody), origin,
+      batch.map((m) => m.ttlS), rOrd, rUser, batch.map((m) => m.fanout), origin,
     ],
   });
   const out: (StoredMessage | null)[] = batch.map(() => null);

@@ -68,16 +68,27 @@ describe('Server-Sent Events', () => {
     const u = uid();
     const t = await app.token(u);
     const r = await app.publish({ to: [u], type: 'old.kind', payload: { zz: 1, a: [1.5, { b: 'é' }], m: null } });
-    const page = () => app.http.get('/v1/poll?since=0&timeout=0&ack=false').set('Authorization', `Bearer ${t}`).expect(200).then((x) => x.text);
-    const stored = await page();
+    const page = (a: TestApp) => a.http.get('/v1/poll?since=0&timeout=0&ack=false').set('Authorization', `Bearer ${t}`).expect(200).then((x) => x.text);
+    const stored = await page(app);
     const [row] = await sql<{ body: string | null }>('SELECT body FROM messages WHERE tenant_id = $1 AND id = $2', [app.tenant.id, r.id]);
     assert.ok(row?.body, 'the publish stored the body');
     await sql('UPDATE messages SET body = NULL WHERE tenant_id = $1 AND id = $2', [app.tenant.id, r.id]);
-    assert.equal(await page(), stored);
-    // A stream reads the same bytes as the poll.
-    const c = await stream(t, '/v1/stream?since=0');
-    await c.waitFor(() => seqs(c).length === 1);
-    assert.ok(stored.includes(c.events.find((e) => e.event === 'message')!.data));
+    // This process has the body cached; others read the database: without a body cache (entries
+    // and bodies joined) and with a cold one (bodies by id).
+    for (const BODY_CACHE_MB of ['0', '64']) {
+      const other = await startApp({ BODY_CACHE_MB });
+      try {
+        assert.equal(await page(other), stored, `BODY_CACHE_MB=${BODY_CACHE_MB}`);
+        // A stream reads the same bytes as the poll.
+        const c = await openSse(other.url, '/v1/stream?since=0', { authorization: `Bearer ${t}` });
+        open.push(c);
+        await c.waitFor(() => seqs(c).length === 1);
+        assert.ok(stored.includes(c.events.find((e) => e.event === 'message')!.data));
+        c.close();
+      } finally {
+        await other.close();
+      }
+    }
   });
 
   it('a user called "__proto__" gets its seq in the publish answer and its message handed over live', async () => {

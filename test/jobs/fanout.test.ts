@@ -12,7 +12,7 @@ async function queuedWithoutJob(app: TestApp, group: string): Promise<string> {
   const id = crypto.randomUUID();
   const [stored] = await insertMessages(app.service.deps.db, [{
     tenantId: app.tenant.id, id, sender: 'system', groupId: group, type: 'message', payloadJson: '{"q":1}',
-    dedupId: null, reqHash: crypto.randomBytes(32), ttlS: 3600, recipients: [], fanout: 'queued', wantBody: false,
+    dedupId: null, reqHash: crypto.randomBytes(32), ttlS: 3600, recipients: [], fanout: 'queued',
   }]);
   assert.ok(stored?.queued, 'an outbox row was written with the message');
   return id;

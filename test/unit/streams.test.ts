@@ -5,7 +5,7 @@ import type { Entry } from '../../app/services/reader.ts';
 
 /** An inbox of n entries of about `bytes` each, read the way InboxReader reads (seq > since, limit). */
 function inbox(n: number, bytes: number) {
-  const entries: Entry[] = Array.from({ length: n }, (_, i) => ({ seq: i + 1, json: `{"seq":${i + 1},"p":"${'x'.repeat(bytes)}"}` }));
+  const entries: Entry[] = Array.from({ length: n }, (_, i) => ({ seq: i + 1, body: `{"p":"${'x'.repeat(bytes)}"}` }));
   const reads: { since: number; limit: number }[] = [];
   const reader = {
     read: async (_t: string, _u: string, since: number, limit: number) => {
@@ -26,7 +26,7 @@ function sink(every: number) {
     get maxBatchBytes() { return maxBatchBytes; },
     messages: (es: readonly Entry[]) => {
       for (const e of es) got.push(e.seq);
-      maxBatchBytes = Math.max(maxBatchBytes, es.reduce((a, e) => a + e.json.length, 0));
+      maxBatchBytes = Math.max(maxBatchBytes, es.reduce((a, e) => a + e.body.length, 0));
       return ++writes % every !== 0;
     },
     reset: () => true, heartbeat: () => true, event: () => true, end: () => undefined,
@@ -51,7 +51,7 @@ describe('a stream catching up through a socket that keeps filling', () => {
       s.start();
       await until(() => out.got.length >= entries.length);
       assert.deepEqual(out.got, entries.map((e) => e.seq));
-      const bytes = entries.reduce((a, e) => a + e.json.length, 0);
+      const bytes = entries.reduce((a, e) => a + e.body.length, 0);
       // The old way (32 entries a page once behind) needed ~600 reads here.
       assert.ok(reads.length <= Math.ceil(bytes / CHUNK_BYTES / 2) + 5, `${reads.length} reads for ${bytes} bytes`);
       assert.ok(out.maxBatchBytes <= CHUNK_BYTES + 300, 'one write is at most a chunk');

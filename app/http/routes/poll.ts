@@ -8,6 +8,7 @@ import { intParam, boolParam, LIMITS } from '../validate.ts';
 import { startPoll } from '../../services/inbox.ts';
 import { PollSession, type PollOutcome, type PollEnd } from '../../delivery/polls.ts';
 import { respond, JSON_TYPE, type Call } from '../call.ts';
+import { pollAnswer } from '../wire.ts';
 import { delivered } from '../../ops/observe.ts';
 import type { Held } from '../logging.ts';
 
@@ -44,17 +45,17 @@ export async function servePoll(d: Deps, call: Call): Promise<void> {
     if (res.writableEnded || res.destroyed) return;
     const next = o.entries.length ? o.entries[o.entries.length - 1]!.seq : start.since;
     if (o.entries.length) d.delivered.note(p.tenantId, p.userId, p.deviceId, next);
-    let body = `{"messages":[${o.entries.map((e) => e.json).join(',')}],"next":${next},"more":${o.more},"read":${start.read}`;
-    if (o.end === 'superseded') body += ',"superseded":true';
+    let after = `,"next":${next},"more":${o.more},"read":${start.read}`;
+    if (o.end === 'superseded') after += ',"superseded":true';
     // Signals and presence events that arrived while the poll was held (QoS 0: never again).
     const signals = o.notices?.get('signal');
-    if (signals) body += `,"signals":[${signals.join(',')}]`;
+    if (signals) after += `,"signals":[${signals.join(',')}]`;
     const presence = o.notices?.get('presence');
-    if (presence) body += `,"presence":[${presence.join(',')}]`;
-    body += '}';
+    if (presence) after += `,"presence":[${presence.join(',')}]`;
+    after += '}';
     h.delivered = o.entries.length;
     ended(o.end);
-    respond(call, 200, JSON_TYPE, body, NO_STORE);
+    respond(call, 200, JSON_TYPE, pollAnswer(o.entries, after), NO_STORE);
     delivered(d.ops, device, 'poll', o.entries);
   };
   const session = new PollSession(d.registry, d.reader, p.tenantId, p.userId, p.deviceId, start.since, limit, Date.now() + timeoutS * 1000, answer);
