@@ -7,7 +7,6 @@ import pino from 'pino';
 import pretty from 'pino-pretty';
 import type { Config } from './config.ts';
 import { createPool, type Pool } from '../db/pool.ts';
-import { WARM_SQL, warmPool } from '../db/queries/warm.ts';
 import { migrate, schemaVersion, expectedVersion } from '../db/migrate.ts';
 import { startEmbedded, type EmbeddedDb } from '../db/embedded.ts';
 import { Listener } from '../db/listen.ts';
@@ -82,10 +81,7 @@ export async function startService(config: Config, log: pino.Logger = createLogg
   const onPoolError = (err: Error) => log.warn({ err: err.message }, 'idle database connection lost');
   const db: Pool = createPool(databaseUrl, {
     max: config.poolMax, acquireTimeoutMs: config.poolAcquireTimeoutMs, statementTimeoutMs: config.statementTimeoutMs, onError: onPoolError,
-    onConnectSql: WARM_SQL,
   });
-  // Every connection opened and warmed before the first request rather than on its time.
-  await warmPool(db, config.poolMax).catch((err) => log.warn({ err: String(err) }, 'warming database connections failed'));
 
   // Presence: every registered poll or stream tells the tracker its user is connected here.
   let presence: PresenceTracker | null = null;
