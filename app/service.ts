@@ -15,6 +15,7 @@ import { Wakeups, reoffers } from './delivery/wakeups.ts';
 import { recheckAll, startSafetyTick } from './delivery/safetyTick.ts';
 import { InboxReader } from './services/reader.ts';
 import { BodyCache } from './services/bodyCache.ts';
+import { PagesAhead } from './delivery/pagesAhead.ts';
 import { localDelivery } from './delivery/local.ts';
 import { DeviceTouches } from './services/touches.ts';
 import { Publisher } from './services/publish.ts';
@@ -162,7 +163,7 @@ export async function startService(config: Config, log: pino.Logger = createLogg
   const rates = new RateLimits(config.rates);
   const slots = new ConnectionSlots({ streamsPerDevice: config.streamsPerDevice, streamsPerUser: config.streamsPerUser, total: config.connectionsMax });
   const deps: Deps = {
-    config, db, registry, reader, touches, publisher, signals, delivered, auth, log, readiness, rates, slots,
+    config, db, registry, reader, touches, pagesAhead: new PagesAhead(), publisher, signals, delivered, auth, log, readiness, rates, slots,
     ops: { metrics, deliveries, stats }, httpLog: config.logHttp ? log : null, listenerReady: () => listener.ready,
   };
 

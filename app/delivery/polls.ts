@@ -66,6 +66,17 @@ export class PollSession implements PollWaiter {
     }
   }
 
+  /**
+   * Registers (superseding an older poll of the device, as start() does) and answers with entries
+   * already read after the cursor (PagesAhead); with none, starts as usual.
+   */
+  async startWith(entries: Entry[], read: boolean): Promise<void> {
+    if (entries.length === 0) return this.start(read);
+    this.registry.addPoll(this);
+    const more = entries.length > this.limit;
+    this.finish('WOKEN', 'message', more ? entries.slice(0, this.limit) : entries, more);
+  }
+
   offer(entries: readonly Entry[]): void {
     if (this.state !== 'WAITING') return;
     // A read in flight owns the answer; entries that do not continue the cursor need one.

@@ -4,6 +4,7 @@ import type { Config } from '../config.ts';
 import type { WaiterRegistry } from '../delivery/waiters.ts';
 import type { InboxReader } from '../services/reader.ts';
 import type { DeviceTouches } from '../services/touches.ts';
+import type { PagesAhead } from '../delivery/pagesAhead.ts';
 import type { Publisher } from '../services/publish.ts';
 import type { DeliveredLog } from '../services/delivered.ts';
 import type { Authenticator } from './auth.ts';
@@ -32,6 +33,8 @@ export interface Deps {
   reader: InboxReader;
   /** Where polls and streams start (batched device touches). */
   touches: DeviceTouches;
+  /** Pages read for polls paging through a backlog, before they ask. */
+  pagesAhead: PagesAhead;
   publisher: Publisher;
   /** Ephemeral signals (QoS 0): this process's connections, and the others through NOTIFY. */
   signals: Signaller;

@@ -32,6 +32,30 @@ describe('long polling', () => {
     assert.equal(r2.body.more, false);
   });
 
+  it('paging: the next page is read while the client takes this one; a message published meanwhile and a rewind come out right', async () => {
+    const { reader, pagesAhead } = app.service.deps;
+    const u = uid();
+    for (let i = 1; i <= 5; i++) await app.publish({ to: [u], payload: { i } });
+    const t = await app.token(u);
+    const seqs = (r: { body: { messages: { seq: number }[] } }) => r.body.messages.map((m) => m.seq);
+    const first = await poll(t, 'since=0&limit=3&timeout=0');
+    assert.deepEqual(seqs(first), [1, 2, 3]);
+    assert.equal(first.body.more, true);
+    await new Promise((r) => setTimeout(r, 50));
+    const reads = reader.queries;
+    await app.publish({ to: [u], payload: { i: 6 } });
+    const second = await poll(t, 'since=3&limit=3&timeout=0');
+    // Read before seq 6 was committed: the page ends at 5 and no read was needed for it.
+    assert.deepEqual(seqs(second), [4, 5]);
+    assert.equal(reader.queries, reads, 'the page read ahead was used');
+    assert.equal(pagesAhead.size, 0);
+    assert.deepEqual(seqs(await poll(t, 'since=5&limit=3&timeout=0')), [6]);
+    // Another cursor or limit than the one read ahead reads afresh.
+    assert.deepEqual(seqs(await poll(t, 'since=0&limit=2&timeout=0')), [1, 2]);
+    assert.deepEqual(seqs(await poll(t, 'since=0&limit=4&timeout=0')), [1, 2, 3, 4]);
+    assert.deepEqual(seqs(await poll(t, 'since=1&limit=4&timeout=0')), [2, 3, 4, 5]);
+  });
+
   it('holds the request until a message arrives, then answers promptly', async () => {
     const u = uid();
     const t = await app.token(u);

@@ -24,6 +24,8 @@ export async function servePoll(d: Deps, call: Call): Promise<void> {
   const limit = intParam(q, 'limit', { min: 1, max: LIMITS.pollLimit }) ?? 100;
   const ack = boolParam(q, 'ack') ?? true;
   const device = { tenantId: p.tenantId, userId: p.userId, deviceId: p.deviceId };
+  // The page after the last one answered with more, read while the client took that one.
+  const ahead = since !== undefined ? d.pagesAhead.take(p.tenantId, p.userId, p.deviceId, since, limit) : null;
   const endWatch = d.registry.watch(p.tenantId, p.userId);
   let start;
   let wokenHead: number;
@@ -57,6 +59,7 @@ export async function servePoll(d: Deps, call: Call): Promise<void> {
     ended(o.end);
     respond(call, 200, JSON_TYPE, pollAnswer(o.entries, after), NO_STORE);
     delivered(d.ops, device, 'poll', o.entries);
+    if (o.more) d.pagesAhead.put(p.tenantId, p.userId, p.deviceId, next, limit, () => d.reader.read(p.tenantId, p.userId, next, limit + 1));
   };
   const session = new PollSession(d.registry, d.reader, p.tenantId, p.userId, p.deviceId, start.since, limit, Date.now() + timeoutS * 1000, answer);
   res.on('close', () => {
@@ -64,6 +67,8 @@ export async function servePoll(d: Deps, call: Call): Promise<void> {
     ended('closed');
   });
   // Nothing past the cursor at the head just read, and no wake since: wait without reading.
-  await session.start(start.head > start.since || wokenHead > start.since);
+  const read = start.head > start.since || wokenHead > start.since;
+  const entries = ahead && start.since === since ? await ahead : null;
+  await (entries ? session.startWith(entries, read) : session.start(read));
   if (timeoutS === 0) session.timeout();
 }
