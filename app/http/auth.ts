@@ -31,6 +31,24 @@ class TtlCache<V> {
   }
 }
 
+/**
+ * One check per credential at a time. Requests that arrive while a check is in flight wait for it
+ * rather than start their own, and so go on in the order they arrived (the callbacks of one
+ * promise run in the order they were attached). Without it, publishes sent one after another with
+ * a key that had just left the cache were stored in whichever order their key lookups came back.
+ */
+class InFlight<V> {
+  private readonly map = new Map<string, Promise<V>>();
+  run(k: string, check: () => Promise<V>): Promise<V> {
+    let p = this.map.get(k);
+    if (!p) {
+      p = check().finally(() => this.map.delete(k));
+      this.map.set(k, p);
+    }
+    return p;
+  }
+}
+
 /** What authentication reads of a request (an express request or a hot-path Call's parts). */
 export interface Credentials {
   method?: string | undefined;
@@ -54,6 +72,8 @@ export function createAuthenticator(db: Pool, o: { cacheS: number; clockSkewS: n
   const keys = new TtlCache<KeyPrincipal | null>(o.cacheS * 1000);
   const tenants = new TtlCache<TenantRow | null>(o.cacheS * 1000);
   const tokens = new TtlCache<TokenPrincipal>(o.cacheS * 1000);
+  const keyChecks = new InFlight<KeyPrincipal | null>();
+  const tokenChecks = new InFlight<TokenPrincipal>();
 
   async function tenant(tenantId: string): Promise<TenantRow | null> {
     let t = tenants.get(tenantId);
@@ -88,8 +108,11 @@ export function createAuthenticator(db: Pool, o: { cacheS: number; clockSkewS: n
       if (looksLikeApiKey(cred)) {
         let p = keys.get(cred);
         if (p === undefined) {
-          p = await verifyApiKey(db, cred);
-          keys.set(cred, p);
+          p = await keyChecks.run(cred, async () => {
+            const v = await verifyApiKey(db, cred);
+            keys.set(cred, v);
+            return v;
+          });
         }
         if (!p) throw new ApiError('unauthorized', 'invalid API key');
         return p;
@@ -99,9 +122,11 @@ export function createAuthenticator(db: Pool, o: { cacheS: number; clockSkewS: n
       const now = Date.now() / 1000;
       const known = tokens.get(cred);
       if (known && known.expiresAt + o.clockSkewS > now) return known;
-      const t = await verifyToken(cred, secretOf, o.clockSkewS);
-      tokens.set(cred, t);
-      return t;
+      return tokenChecks.run(cred, async () => {
+        const t = await verifyToken(cred, secretOf, o.clockSkewS);
+        tokens.set(cred, t);
+        return t;
+      });
     },
   };
 }
