@@ -72,7 +72,19 @@ export function openSse(call: Call, o: SseOpen): void {
   req.socket.setKeepAlive(true);
   res.writeHead(200, h);
   res.flushHeaders();
+  forgetHead(res);
   res.write((o.padding ? PADDING : '') + `retry: ${o.retryMs}\n\n`);
+}
+
+/**
+ * Node keeps a response's head as a string (`_header`, ~0.9 KiB with the security headers) for
+ * as long as the response lives, after it was sent only to answer "were the headers sent?" (a
+ * truthiness check, Node 20-24). A stream lives for minutes, by the ten thousand: once the head is
+ * on the socket, a one-character stand-in keeps that answer and frees the rest.
+ */
+function forgetHead(res: ServerResponse): void {
+  const r = res as unknown as { _header: unknown; _headerSent: unknown };
+  if (r._headerSent === true && typeof r._header === 'string') r._header = ' ';
 }
 
 /**
