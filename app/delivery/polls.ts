@@ -53,6 +53,7 @@ export class PollSession implements PollWaiter {
    * answers 503).
    */
   async start(read = true): Promise<void> {
+    if (this.state !== 'WAITING') return; // abandoned before it started
     this.registry.addPoll(this);
     if (!read) return;
     try {
@@ -72,6 +73,7 @@ export class PollSession implements PollWaiter {
    */
   async startWith(entries: Entry[], read: boolean): Promise<void> {
     if (entries.length === 0) return this.start(read);
+    if (this.state !== 'WAITING') return; // abandoned before it started
     this.registry.addPoll(this);
     const more = entries.length > this.limit;
     this.finish('WOKEN', 'message', more ? entries.slice(0, this.limit) : entries, more);

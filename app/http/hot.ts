@@ -84,7 +84,8 @@ export function withHotPath(d: Deps, app: RequestListener): RequestListener {
       query: q < 0 ? {} : querystring.parse(url.slice(q + 1)),
       cors: c.headers, security,
     };
-    res.once('close', () => finished(call));
+    // 'close' comes once: `on` spares the wrapper `once` keeps for as long as a poll or stream is held.
+    res.on('close', () => finished(call));
     void (async () => {
       try {
         if (hot.body) call.body = await hot.body(req, res);

@@ -71,11 +71,15 @@ export class RateLimits {
   }
 }
 
-/** Takes a connection slot for this response (given back when it closes), or throws 429/503. */
-export function holdSlot(slots: ConnectionSlots, res: ServerResponse, kind: 'poll' | 'stream', p: TokenPrincipal): void {
+/**
+ * Takes a connection slot, or throws 429/503. Returns its release, which the caller runs when the
+ * response closes (from its one 'close' listener: a held connection keeps every listener, and a
+ * third one on an emitter grows its listener array to ~170 bytes).
+ */
+export function holdSlot(slots: ConnectionSlots, kind: 'poll' | 'stream', p: TokenPrincipal): () => void {
   const got = slots.acquire(kind, p.tenantId, p.userId, p.deviceId);
   if (got === 'process') throw new ApiError('unavailable', 'this server holds as many connections as it may; retry shortly or elsewhere', {}, 2);
   if (got === 'device') throw new ApiError('too_many_connections', 'too many open streams for this device', {}, 5);
   if (got === 'user') throw new ApiError('too_many_connections', 'too many open streams for this user', {}, 5);
-  res.once('close', got);
+  return got;
 }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { startApp, uid, type TestApp } from '../helpers/app.ts';
+import net from 'node:net';
 import { sql } from '../helpers/db.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 describe('long polling', () => {
   let app: TestApp;
@@ -166,6 +168,24 @@ describe('long polling', () => {
     await p;
     const end = Date.now() + 3000;
     while (app.service.deps.registry.polls > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  });
+
+  it('clients that leave while their poll or stream is starting leave nothing held', async () => {
+    const { registry, slots } = app.service.deps;
+    const u = uid();
+    const t = await app.token(u);
+    const { hostname, port } = new URL(app.url);
+    // Each request is sent and the socket dropped at once: the close lands while the start
+    // statement runs (or before, or after; every order must end with nothing held).
+    await Promise.all(Array.from({ length: 30 }, (_, i) => new Promise<void>((resolve) => {
+      const path = i % 2 ? '/v1/stream' : '/v1/poll?timeout=60';
+      const s = net.connect(Number(port), hostname, () => {
+        s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${t}\r\n\r\n`);
+        setTimeout(() => { s.destroy(); resolve(); }, i % 5);
+      });
+      s.on('error', () => undefined);
+    })));
+    await waitFor(() => registry.polls === 0 && registry.streamCount === 0 && slots.held === 0, { what: 'nothing held' });
   });
 
   it('timeout above the maximum is clamped, not refused', async () => {

@@ -25,7 +25,18 @@ export async function servePoll(d: Deps, call: Call): Promise<void> {
   const { res, query: q } = call;
   const p = clientToken(call);
   await d.rates.connect(p);
-  holdSlot(d.slots, res, 'poll', p);
+  const release = holdSlot(d.slots, 'poll', p);
+  let session: PollSession | null = null;
+  let h: Held | null = null;
+  // The client may be gone already (while the request was authenticated): its 'close' was then
+  // emitted before this listener existed.
+  let closed = call.req.socket.destroyed;
+  res.on('close', () => {
+    closed = true;
+    release();
+    session?.abandon();
+    if (h) pollEnded(d, h, 'closed');
+  });
   const since = intParam(q, 'since', { min: 0, max: Number.MAX_SAFE_INTEGER });
   const timeoutS = intParam(q, 'timeout', { min: 0, max: d.config.pollTimeoutMaxS, clamp: true }) ?? d.config.pollTimeoutDefaultS;
   const limit = intParam(q, 'limit', { min: 1, max: LIMITS.pollLimit }) ?? 100;
@@ -42,12 +53,12 @@ export async function servePoll(d: Deps, call: Call): Promise<void> {
     wokenHead = endWatch();
   }
   if (start.newlyAcked > 0) d.ops.metrics?.acknowledged.inc({ via: 'poll' }, start.newlyAcked);
-  const h: Held = { kind: 'poll', delivered: 0 };
-  call.held = h;
+  const held: Held = { kind: 'poll', delivered: 0 };
+  call.held = h = held;
   // The callbacks are inline arrows, not `const f = () => …`: under tsx (esbuild keepNames) a
   // closure bound to a name gets its name set by a defineProperty at creation, which gives it its
   // own property store (~0.27 KiB per held poll, heap snapshots).
-  const session = new PollSession(d.registry, d.reader, p.tenantId, p.userId, p.deviceId, start.since, limit, Date.now() + timeoutS * 1000, (o) => {
+  session = new PollSession(d.registry, d.reader, p.tenantId, p.userId, p.deviceId, start.since, limit, Date.now() + timeoutS * 1000, (o) => {
     if (res.writableEnded || res.destroyed) return;
     const next = o.entries.length ? o.entries[o.entries.length - 1]!.seq : start.since;
     if (o.entries.length) d.delivered.note(p.tenantId, p.userId, p.deviceId, next);
@@ -59,16 +70,13 @@ export async function servePoll(d: Deps, call: Call): Promise<void> {
     const presence = o.notices?.get('presence');
     if (presence) after += `,"presence":[${presence.join(',')}]`;
     after += '}';
-    h.delivered = o.entries.length;
-    pollEnded(d, h, o.end);
+    held.delivered = o.entries.length;
+    pollEnded(d, held, o.end);
     respond(call, 200, JSON_TYPE, pollAnswer(o.entries, after), NO_STORE);
     delivered(d.ops, device, 'poll', o.entries);
     if (o.more) d.pagesAhead.put(p.tenantId, p.userId, p.deviceId, next, limit, () => d.reader.read(p.tenantId, p.userId, next, limit + 1));
   });
-  res.on('close', () => {
-    session.abandon();
-    pollEnded(d, h, 'closed');
-  });
+  if (closed) return release(); // the client left while the poll was starting: nothing to hold
   // Nothing past the cursor at the head just read, and no wake since: wait without reading.
   const read = start.head > start.since || wokenHead > start.since;
   const entries = ahead && start.since === since ? await ahead : null;

@@ -24,13 +24,25 @@ export async function serveStream(d: Deps, call: Call): Promise<void> {
   const { req, res, query: q } = call;
   const p = clientToken(call);
   await d.rates.connect(p);
-  holdSlot(d.slots, res, 'stream', p);
+  const release = holdSlot(d.slots, 'stream', p);
+  let session: StreamSession | null = null;
+  let firstPing: NodeJS.Timeout | null = null;
+  // The client may be gone already (while the request was authenticated): its 'close' was then
+  // emitted before this listener existed.
+  let closed = call.req.socket.destroyed;
+  res.on('close', () => {
+    closed = true;
+    release();
+    if (firstPing) clearTimeout(firstPing);
+    session?.abandon();
+  });
   const header = req.headers['last-event-id'];
   const cursor = lastEventId(Array.isArray(header) ? header[0] : header) ?? intParam(q, 'since', { min: 0, max: Number.MAX_SAFE_INTEGER });
   const padding = boolParam(q, 'padding') ?? false;
   const ping = boolParam(q, 'ping') ?? false;
   const device = { tenantId: p.tenantId, userId: p.userId, deviceId: p.deviceId };
   const start = await startStream(d.touches, device, cursor ?? null);
+  if (closed) return release(); // the client left while the stream was starting
 
   openSse(call, { retryMs: d.config.streamRetryMs, padding });
   const h: Held = { kind: 'stream', delivered: 0 };
@@ -46,7 +58,7 @@ export async function serveStream(d: Deps, call: Call): Promise<void> {
   // Callbacks as inline arrows and a method: a closure bound to a name (`const f = () => …`) gets
   // its name set by a defineProperty at creation under tsx (esbuild keepNames), which gives each
   // one its own property store, ~0.27 KiB per held stream (heap snapshots).
-  const session = new StreamSession(d.registry, d.reader, sink, p.tenantId, p.userId, p.deviceId, start.since, {
+  session = new StreamSession(d.registry, d.reader, sink, p.tenantId, p.userId, p.deviceId, start.since, {
     pageSize: PAGE, heartbeatMs: d.config.streamHeartbeatS * 1000, closeAt: Date.now() + lifetimeMs, slowCloseMs: d.config.streamSlowCloseMs,
     onSent(seq) { d.delivered.note(p.tenantId, p.userId, p.deviceId, seq); },
   }, (end: StreamEnd) => {
@@ -54,10 +66,6 @@ export async function serveStream(d: Deps, call: Call): Promise<void> {
     d.ops.metrics?.streamEnds.inc({ end });
     if (end === 'slow') d.log.info({ tenant: p.tenantId, user: p.userId, device: p.deviceId, reqId: call.id }, 'slow reader: stream closed');
   });
-  const firstPing = ping ? setTimeout(() => { if (!res.writableEnded) sink.heartbeat(); }, FIRST_PING_MS) : null;
-  res.on('close', () => {
-    if (firstPing) clearTimeout(firstPing);
-    session.abandon();
-  });
+  firstPing = ping ? setTimeout(() => { if (!res.writableEnded) sink.heartbeat(); }, FIRST_PING_MS) : null;
   session.start();
 }
