@@ -12,8 +12,16 @@ import {
 } from '../services/credentials.ts';
 import type { TenantRow } from '../../db/queries/tenants.ts';
 
+/**
+ * Verified credentials and tenant rows, kept for `ttlMs`. A miss is loaded once: requests that
+ * arrive while a load is in flight wait for it rather than start their own, and so go on in the
+ * order they arrived (the callbacks of one promise run in the order they were attached). Without
+ * it, publishes sent one after another with a key that had just left the cache were stored in
+ * whichever order their key lookups came back.
+ */
 class TtlCache<V> {
   private map = new Map<string, { v: V; until: number }>();
+  private loading = new Map<string, Promise<V>>();
   constructor(private readonly ttlMs: number, private readonly max = 10_000) {}
   get(k: string): V | undefined {
     const e = this.map.get(k);
@@ -24,28 +32,22 @@ class TtlCache<V> {
     }
     return e.v;
   }
-  set(k: string, v: V): void {
+  /** Loads `k` (or joins its load in flight) and keeps the value. */
+  load(k: string, loader: () => Promise<V>): Promise<V> {
+    let p = this.loading.get(k);
+    if (!p) {
+      p = loader().then((v) => {
+        this.set(k, v);
+        return v;
+      }).finally(() => this.loading.delete(k));
+      this.loading.set(k, p);
+    }
+    return p;
+  }
+  private set(k: string, v: V): void {
     if (this.ttlMs <= 0) return;
     if (this.map.size >= this.max) this.map.clear();
     this.map.set(k, { v, until: Date.now() + this.ttlMs });
-  }
-}
-
-/**
- * One check per credential at a time. Requests that arrive while a check is in flight wait for it
- * rather than start their own, and so go on in the order they arrived (the callbacks of one
- * promise run in the order they were attached). Without it, publishes sent one after another with
- * a key that had just left the cache were stored in whichever order their key lookups came back.
- */
-class InFlight<V> {
-  private readonly map = new Map<string, Promise<V>>();
-  run(k: string, check: () => Promise<V>): Promise<V> {
-    let p = this.map.get(k);
-    if (!p) {
-      p = check().finally(() => this.map.delete(k));
-      this.map.set(k, p);
-    }
-    return p;
   }
 }
 
@@ -72,16 +74,10 @@ export function createAuthenticator(db: Pool, o: { cacheS: number; clockSkewS: n
   const keys = new TtlCache<KeyPrincipal | null>(o.cacheS * 1000);
   const tenants = new TtlCache<TenantRow | null>(o.cacheS * 1000);
   const tokens = new TtlCache<TokenPrincipal>(o.cacheS * 1000);
-  const keyChecks = new InFlight<KeyPrincipal | null>();
-  const tokenChecks = new InFlight<TokenPrincipal>();
 
   async function tenant(tenantId: string): Promise<TenantRow | null> {
-    let t = tenants.get(tenantId);
-    if (t === undefined) {
-      t = await findTenant(db, tenantId);
-      tenants.set(tenantId, t);
-    }
-    return t;
+    const t = tenants.get(tenantId);
+    return t !== undefined ? t : tenants.load(tenantId, () => findTenant(db, tenantId));
   }
   const secretOf = async (tenantId: string) => (await tenant(tenantId))?.signingSecret ?? null;
 
@@ -106,14 +102,8 @@ export function createAuthenticator(db: Pool, o: { cacheS: number; clockSkewS: n
     async authenticate(req) {
       const cred = credential(req);
       if (looksLikeApiKey(cred)) {
-        let p = keys.get(cred);
-        if (p === undefined) {
-          p = await keyChecks.run(cred, async () => {
-            const v = await verifyApiKey(db, cred);
-            keys.set(cred, v);
-            return v;
-          });
-        }
+        const hit = keys.get(cred);
+        const p = hit !== undefined ? hit : await keys.load(cred, () => verifyApiKey(db, cred));
         if (!p) throw new ApiError('unauthorized', 'invalid API key');
         return p;
       }
@@ -122,11 +112,7 @@ export function createAuthenticator(db: Pool, o: { cacheS: number; clockSkewS: n
       const now = Date.now() / 1000;
       const known = tokens.get(cred);
       if (known && known.expiresAt + o.clockSkewS > now) return known;
-      return tokenChecks.run(cred, async () => {
-        const t = await verifyToken(cred, secretOf, o.clockSkewS);
-        tokens.set(cred, t);
-        return t;
-      });
+      return tokens.load(cred, () => verifyToken(cred, secretOf, o.clockSkewS));
     },
   };
 }
