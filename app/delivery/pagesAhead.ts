@@ -6,6 +6,7 @@
 // Its entries are committed entries after the cursor: a prefix of what a later read would return
 // (a message committed meanwhile comes in a later page).
 import type { Entry } from '../services/reader.ts';
+import { deviceKey } from './keys.ts';
 
 interface Ahead {
   since: number;
@@ -22,7 +23,7 @@ export class PagesAhead {
 
   /** Reads the page after `since` for this device now (replacing one read earlier). */
   put(tenantId: string, userId: string, deviceId: string, since: number, limit: number, read: () => Promise<Entry[]>): void {
-    const k = key(tenantId, userId, deviceId);
+    const k = deviceKey(tenantId, userId, deviceId);
     this.pages.delete(k);
     this.pages.set(k, { since, limit, at: Date.now(), entries: read().catch(() => null) });
     // Oldest out: a Map iterates in insertion order.
@@ -31,7 +32,7 @@ export class PagesAhead {
 
   /** The page read ahead for this poll, if it asks for exactly that one; used up either way. */
   take(tenantId: string, userId: string, deviceId: string, since: number, limit: number): Promise<Entry[] | null> | null {
-    const k = key(tenantId, userId, deviceId);
+    const k = deviceKey(tenantId, userId, deviceId);
     const a = this.pages.get(k);
     if (!a) return null;
     this.pages.delete(k);
@@ -42,5 +43,3 @@ export class PagesAhead {
     return this.pages.size;
   }
 }
-
-const key = (tenantId: string, userId: string, deviceId: string) => `${tenantId}\u0000${userId}\u0000${deviceId}`;

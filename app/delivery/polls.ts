@@ -11,7 +11,7 @@ export type PollEnd = 'message' | 'signal' | 'timeout' | 'superseded' | 'closed'
 
 export interface PollOutcome {
   end: PollEnd;
-  entries: Entry[];
+  entries: readonly Entry[];
   /** True when the inbox holds more after the last entry returned. */
   more: boolean;
   /** Id-less events that arrived while the poll was held, by event name (`signal`, `presence`). */
@@ -75,8 +75,7 @@ export class PollSession implements PollWaiter {
     if (entries.length === 0) return this.start(read);
     if (this.state !== 'WAITING') return; // abandoned before it started
     this.registry.addPoll(this);
-    const more = entries.length > this.limit;
-    this.finish('WOKEN', 'message', more ? entries.slice(0, this.limit) : entries, more);
+    this.answer(entries);
   }
 
   offer(entries: readonly Entry[]): void {
@@ -86,8 +85,7 @@ export class PollSession implements PollWaiter {
       this.wake();
       return;
     }
-    const more = entries.length > this.limit;
-    this.finish('WOKEN', 'message', more ? entries.slice(0, this.limit) : [...entries], more);
+    this.answer(entries);
   }
 
   wake(): void {
@@ -146,8 +144,7 @@ export class PollSession implements PollWaiter {
         const entries = await this.reader.read(this.tenantId, this.userId, this.cursor, this.limit + 1);
         if (this.state !== 'WAITING') return;
         if (entries.length > 0) {
-          const more = entries.length > this.limit;
-          this.finish('WOKEN', 'message', more ? entries.slice(0, this.limit) : entries, more);
+          this.answer(entries);
           return;
         }
       } while (this.again);
@@ -156,7 +153,13 @@ export class PollSession implements PollWaiter {
     }
   }
 
-  private finish(state: State, end: PollEnd, entries: Entry[] = [], more = false): void {
+  /** Answers with up to a page of entries (one more than a page was read: `more`). */
+  private answer(entries: readonly Entry[]): void {
+    const more = entries.length > this.limit;
+    this.finish('WOKEN', 'message', more ? entries.slice(0, this.limit) : entries, more);
+  }
+
+  private finish(state: State, end: PollEnd, entries: readonly Entry[] = [], more = false): void {
     if (this.state !== 'WAITING') return;
     this.state = state;
     this.registry.remove(this);

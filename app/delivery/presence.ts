@@ -7,6 +7,8 @@
 //   - every sixth of a window the sweep turns users not seen for a window offline.
 // A client that reconnects within the window therefore causes no offline/online flap, and a user
 // goes offline between 3/4 of a window and a window (+ one sweep) after the last connection ends.
+import { userKey } from './keys.ts';
+
 export type AssertOnline = (tenantId: string, users: readonly string[], windowS: number) => Promise<string[]>;
 export type SweepOffline = (windowS: number, limit: number) => Promise<{ tenantId: string; userId: string }[]>;
 
@@ -24,7 +26,6 @@ export interface PresenceOptions {
 }
 
 const SWEEP_LIMIT = 1000;
-const key = (t: string, u: string) => `${t}\u0000${u}`;
 
 export class PresenceTracker {
   /** Users who connected here since the last tick, by tenant. */
@@ -47,7 +48,7 @@ export class PresenceTracker {
 
   /** A poll or stream of the user was registered here. */
   seen(tenantId: string, userId: string): void {
-    const k = key(tenantId, userId);
+    const k = userKey(tenantId, userId);
     const at = this.assertedAt.get(k);
     if (at !== undefined && Date.now() - at < this.refreshMs) return;
     let set = this.fresh.get(tenantId);
@@ -102,7 +103,7 @@ export class PresenceTracker {
       const part = list.slice(i, i + 5000);
       try {
         const changed = await this.assert(tenantId, part, this.o.windowS);
-        for (const u of part) this.assertedAt.set(key(tenantId, u), now);
+        for (const u of part) this.assertedAt.set(userKey(tenantId, u), now);
         this.o.onAsserted?.(part.length);
         if (changed.length) this.o.onChange?.(true, changed.length);
       } catch (err) {

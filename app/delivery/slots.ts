@@ -5,6 +5,7 @@
 //
 // A device has at most one held poll (a newer one supersedes it), so a poll of a device that already
 // holds one is always let in: it frees the old slot a moment later.
+import { userKey, deviceKey } from './keys.ts';
 
 export type SlotRefusal = 'device' | 'user' | 'process';
 
@@ -15,8 +16,6 @@ export interface SlotCaps {
   total: number;
 }
 
-const userKey = (t: string, u: string) => `${t}\u0000${u}`;
-const deviceKey = (t: string, u: string, d: string) => `${t}\u0000${u}\u0000${d}`;
 
 function bump(m: Map<string, number>, k: string, by: number): void {
   const n = (m.get(k) ?? 0) + by;

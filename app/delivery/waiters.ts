@@ -6,6 +6,7 @@
 // A poll's states: WAITING -> WOKEN | TIMED_OUT | SUPERSEDED | CLOSED (see polls.ts).
 // The registry holds no SQL and no HTTP: waiters bring their own behaviour.
 import type { Entry } from '../services/reader.ts';
+import { userKey, deviceKey } from './keys.ts';
 
 export interface Waiter {
   readonly kind: 'poll' | 'stream';
@@ -50,8 +51,6 @@ export interface StreamWaiter extends Waiter {
   notice(event: string, data: string, key?: string): boolean;
 }
 
-const userKey = (t: string, u: string) => `${t}\u0000${u}`;
-const deviceKey = (t: string, u: string, d: string) => `${t}\u0000${u}\u0000${d}`;
 
 export class WaiterRegistry {
   private byUser = new Map<string, Set<Waiter>>();

@@ -3,12 +3,12 @@
 // N times the rate). A bucket is a steady limiter (perS a second) backed by a burst limiter (`burst`
 // extra tokens refilling over 10 s): short bursts pass, a sustained excess gets 429 rate_limited with
 // Retry-After. Connection caps count held polls and streams (delivery/slots.ts).
-import type { ServerResponse } from 'node:http';
 import { RateLimiterMemory, BurstyRateLimiter, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Rate, RateLimitsConfig } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import type { Principal, TokenPrincipal } from '../services/credentials.ts';
 import type { ConnectionSlots } from '../delivery/slots.ts';
+import { deviceKey } from '../delivery/keys.ts';
 
 const BURST_WINDOW_S = 10;
 
@@ -40,7 +40,7 @@ class Bucket {
   }
 }
 
-const deviceKey = (p: TokenPrincipal) => `${p.tenantId}\u0000${p.userId}\u0000${p.deviceId}`;
+const deviceOf = (p: TokenPrincipal) => deviceKey(p.tenantId, p.userId, p.deviceId);
 
 export class RateLimits {
   private readonly publishDevice: Bucket;
@@ -59,14 +59,14 @@ export class RateLimits {
 
   /** `messages` publishes by this principal (a batch counts each message). */
   async publish(p: Principal, messages = 1): Promise<void> {
-    if (p.kind === 'token') await this.publishDevice.take(deviceKey(p), messages);
+    if (p.kind === 'token') await this.publishDevice.take(deviceOf(p), messages);
     else await this.publishKey.take(p.keyId, messages);
     await this.publishTenant.take(p.tenantId, messages);
   }
 
   /** A poll or stream being opened. */
   async connect(p: TokenPrincipal): Promise<void> {
-    await this.connectDevice.take(deviceKey(p), 1);
+    await this.connectDevice.take(deviceOf(p), 1);
     await this.connectTenant.take(p.tenantId, 1);
   }
 }

@@ -17,7 +17,6 @@ export function frame(event: string, data: string, id?: number | string): string
   return `${id !== undefined ? `id: ${id}\n` : ''}event: ${event}\n${body}\n`;
 }
 
-const LINE_BREAK = /[\r\n\0]/;
 const ID = 'id: ';
 const MID = '\nevent: message\ndata: ';
 const END = '\n\n';
@@ -26,7 +25,7 @@ const END = '\n\n';
 export function messageEvents(entries: readonly Entry[]): Buffer {
   // Stored bodies are JSON text, which has no raw line breaks; should one ever carry one, the
   // general framing splits it into data lines rather than let it end the event early.
-  if (entries.some((e) => LINE_BREAK.test(e.body))) {
+  if (entries.some((e) => FIELD_RE.test(e.body))) {
     return Buffer.from(entries.map((e) => frame('message', entryJson(e), e.seq)).join(''));
   }
   const seqs = entries.map((e) => String(e.seq));

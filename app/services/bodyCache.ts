@@ -28,7 +28,7 @@ export class BodyCache {
   }
 
   remember(id: string, body: string): void {
-    if (this.maxBytes <= 0 || body.length > BODY_MAX_CHARS || this.map.has(id)) return;
+    if (this.disabled || body.length > BODY_MAX_CHARS || this.map.has(id)) return;
     this.map.set(id, body);
     this.bytesHeld += cost(body);
     // Oldest first out: a Map iterates in insertion order.

@@ -75,8 +75,7 @@ export class InboxReader {
 
   private async runOne(tenantId: string, r: Request): Promise<void> {
     try {
-      const rows = await readPage(this.db, tenantId, r.userId, r.since, r.limit);
-      r.resolve(rows.map((row) => ({ seq: row.seq, body: row.body })));
+      r.resolve(await readPage(this.db, tenantId, r.userId, r.since, r.limit));
     } catch (err) {
       r.reject(err);
     }

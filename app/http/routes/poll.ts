@@ -27,7 +27,6 @@ export async function servePoll(d: Deps, call: Call): Promise<void> {
   await d.rates.connect(p);
   const release = holdSlot(d.slots, 'poll', p);
   let session: PollSession | null = null;
-  let h: Held | null = null;
   // The client may be gone already (while the request was authenticated): its 'close' was then
   // emitted before this listener existed.
   let closed = call.req.socket.destroyed;
@@ -35,7 +34,7 @@ export async function servePoll(d: Deps, call: Call): Promise<void> {
     closed = true;
     release();
     session?.abandon();
-    if (h) pollEnded(d, h, 'closed');
+    if (call.held) pollEnded(d, call.held, 'closed');
   });
   const since = intParam(q, 'since', { min: 0, max: Number.MAX_SAFE_INTEGER });
   const timeoutS = intParam(q, 'timeout', { min: 0, max: d.config.pollTimeoutMaxS, clamp: true }) ?? d.config.pollTimeoutDefaultS;
@@ -54,7 +53,7 @@ export async function servePoll(d: Deps, call: Call): Promise<void> {
   }
   if (start.newlyAcked > 0) d.ops.metrics?.acknowledged.inc({ via: 'poll' }, start.newlyAcked);
   const held: Held = { kind: 'poll', delivered: 0 };
-  call.held = h = held;
+  call.held = held;
   // The callbacks are inline arrows, not `const f = () => …`: under tsx (esbuild keepNames) a
   // closure bound to a name gets its name set by a defineProperty at creation, which gives it its
   // own property store (~0.27 KiB per held poll, heap snapshots).
