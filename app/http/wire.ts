@@ -3,6 +3,7 @@
 // instead (a seq spliced into each body, joined, wrapped, then encoded on write) a page of 1,000
 // entries (~190 KB) cost ~2.2 ms of CPU; this way ~0.3 ms (README "Performance").
 import type { Entry } from '../services/reader.ts';
+import { withSeq } from '../../db/queries/messageJson.ts';
 
 const SEQ = '{"seq":';
 const COMMA = 0x2c;
@@ -41,5 +42,5 @@ export function pollAnswer(entries: readonly Entry[], after: string): Buffer {
 
 /** An entry's JSON as a string (what pollAnswer and messageEvents write). */
 export function entryJson(e: Entry): string {
-  return `${SEQ}${e.seq},${e.body.slice(1)}`;
+  return withSeq(e.seq, e.body);
 }
