@@ -3,6 +3,7 @@
 // dead-lettered. Columns are described in migrations/004_jobs.sql.
 import type { Queryable } from '../pool.ts';
 import { CHANNEL } from '../listen.ts';
+import { lockDevicesInOrder } from './lockOrder.ts';
 
 /**
  * Records the highest seq written to devices of one tenant (a hint: committed asynchronously).
@@ -12,15 +13,16 @@ import { CHANNEL } from '../listen.ts';
 export async function noteDelivered(db: Queryable, tenantId: string, users: readonly string[], devices: readonly string[], seqs: readonly number[]): Promise<void> {
   await db.query({
     name: 'note_delivered',
-    text: `WITH lazy AS (SELECT set_config('synchronous_commit', 'off', true))
+    text: `WITH lazy AS (SELECT set_config('synchronous_commit', 'off', true)),
+           locked AS MATERIALIZED (${lockDevicesInOrder(true, 'AND d.delivered_seq < v.seq')})
            UPDATE devices d SET
-             delivered_seq = v.seq,
+             delivered_seq = l.seq,
              delivered_at = CASE WHEN d.delivered_seq <= d.acked_seq THEN now() ELSE d.delivered_at END,
              offer_acked = CASE WHEN d.delivered_seq <= d.acked_seq THEN d.acked_seq ELSE d.offer_acked END,
              offer_attempts = CASE WHEN d.delivered_seq <= d.acked_seq THEN 0 ELSE d.offer_attempts END,
              next_offer_at = CASE WHEN d.delivered_seq <= d.acked_seq THEN NULL ELSE d.next_offer_at END
-           FROM unnest($2::text[], $3::text[], $4::bigint[]) AS v(user_id, device_id, seq), lazy
-           WHERE d.tenant_id = $1 AND d.user_id = v.user_id AND d.device_id = v.device_id AND v.seq > d.delivered_seq`,
+           FROM locked l, lazy
+           WHERE d.tenant_id = $1 AND d.user_id = l.user_id AND d.device_id = l.device_id AND l.seq > d.delivered_seq`,
     values: [tenantId, users, devices, seqs],
   });
 }

@@ -3,6 +3,7 @@
 import type { Queryable } from '../pool.ts';
 import { CHANNEL } from '../listen.ts';
 import { MESSAGE_BODY_JSON } from './messageJson.ts';
+import { lockDevicesInOrder } from './lockOrder.ts';
 
 export interface DeviceRow {
   device: string;
@@ -30,10 +31,11 @@ export async function listDevices(db: Queryable, tenantId: string, userId: strin
 export async function touchDevices(db: Queryable, tenantId: string, users: readonly string[], devices: readonly string[]): Promise<void> {
   await db.query({
     name: 'touch_devices',
-    text: `WITH lazy AS (SELECT set_config('synchronous_commit', 'off', true))
+    text: `WITH lazy AS (SELECT set_config('synchronous_commit', 'off', true)),
+           locked AS MATERIALIZED (${lockDevicesInOrder(false)})
            UPDATE devices d SET last_seen = now()
-           FROM unnest($2::text[], $3::text[]) AS u(user_id, device_id), lazy
-           WHERE d.tenant_id = $1 AND d.user_id = u.user_id AND d.device_id = u.device_id`,
+           FROM locked l, lazy
+           WHERE d.tenant_id = $1 AND d.user_id = l.user_id AND d.device_id = l.device_id`,
     values: [tenantId, users, devices],
   });
 }
