@@ -89,7 +89,9 @@ export interface Receipt {
 /**
  * Per recipient: delivered = some device acknowledged the entry's seq; read = the read marker
  * reached it. Paged by user id (a large group has many recipients). Served by the unique index
- * (tenant_id, message_id, user_id) on inbox_entries.
+ * (tenant_id, message_id, user_id) on inbox_entries. The page start is a plain bound (user ids are
+ * never empty): under a generic plan, "$3 IS NULL OR user_id > $3" could only filter, reading every
+ * earlier receipt again for each page.
  */
 export async function receipts(db: Queryable, tenantId: string, messageId: string, afterUser: string | null, limit: number): Promise<Receipt[]> {
   const { rows } = await db.query<Receipt>({
@@ -99,7 +101,7 @@ export async function receipts(db: Queryable, tenantId: string, messageId: strin
                   COALESCE(ib.read_seq >= e.seq, false) AS read
            FROM inbox_entries e
            LEFT JOIN inboxes ib ON ib.tenant_id = e.tenant_id AND ib.user_id = e.user_id
-           WHERE e.tenant_id = $1 AND e.message_id = $2 AND ($3::text IS NULL OR e.user_id > $3)
+           WHERE e.tenant_id = $1 AND e.message_id = $2 AND e.user_id > COALESCE($3::text, '')
            ORDER BY e.user_id LIMIT $4`,
     values: [tenantId, messageId, afterUser, limit],
   });

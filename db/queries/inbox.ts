@@ -176,18 +176,20 @@ export interface HistoryRow {
 }
 
 // Two fixed texts rather than one with "$n IS NULL OR payload @> $n": a generic plan of the latter
-// cannot use the GIN index. With a match, the planner can start from the index on messages.
-const HISTORY_SQL = `SELECT e.seq, ${MESSAGE_BODY_JSON} AS body
+// cannot use the GIN index. For the same reason the seq bounds are plain ranges (COALESCE to the
+// widest): "$3 IS NULL OR seq < $3" would make every page read the newer entries again. With a match, the planner can start from the index on messages.
+/** Exported for the test that checks its plan starts a page at its bound. */
+export const HISTORY_SQL = `SELECT e.seq, ${MESSAGE_BODY_JSON} AS body
   FROM inbox_entries e JOIN messages m ON m.tenant_id = e.tenant_id AND m.id = e.message_id
   WHERE e.tenant_id = $1 AND e.user_id = $2
-    AND ($3::bigint IS NULL OR e.seq < $3) AND ($4::bigint IS NULL OR e.seq > $4)
+    AND e.seq < COALESCE($3::bigint, 9223372036854775807) AND e.seq > COALESCE($4::bigint, 0)
     AND ($5::text IS NULL OR m.type = $5)
   ORDER BY e.seq DESC LIMIT $6`;
 /** Exported for the test that checks its plan uses the GIN index. */
 export const HISTORY_MATCH_SQL = `SELECT e.seq, ${MESSAGE_BODY_JSON} AS body
   FROM messages m JOIN inbox_entries e ON e.tenant_id = m.tenant_id AND e.message_id = m.id AND e.user_id = $2
   WHERE m.tenant_id = $1 AND m.payload @> $7::jsonb
-    AND ($3::bigint IS NULL OR e.seq < $3) AND ($4::bigint IS NULL OR e.seq > $4)
+    AND e.seq < COALESCE($3::bigint, 9223372036854775807) AND e.seq > COALESCE($4::bigint, 0)
     AND ($5::text IS NULL OR m.type = $5)
   ORDER BY e.seq DESC LIMIT $6`;
 

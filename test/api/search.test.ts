@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { startApp, uid, type TestApp, type Tenant } from '../helpers/app.ts';
 import { testDb } from '../helpers/db.ts';
-import { HISTORY_MATCH_SQL } from '../../db/queries/inbox.ts';
+import { HISTORY_SQL, HISTORY_MATCH_SQL } from '../../db/queries/inbox.ts';
 
-type Plan = { 'Node Type': string; 'Relation Name'?: string; 'Index Name'?: string; Plans?: Plan[] };
+type Plan = { 'Node Type': string; 'Relation Name'?: string; 'Index Name'?: string; 'Index Cond'?: string; Plans?: Plan[] };
 const nodes = (p: Plan): Plan[] => [p, ...(p.Plans ?? []).flatMap(nodes)];
 
 describe('payload search (match=)', () => {
@@ -86,12 +86,35 @@ describe('payload search (match=)', () => {
       assert.equal(gin.size, 16, 'every partition has its piece of messages_payload_gin');
       await c.query('ANALYZE messages, inbox_entries');
       await c.query('SET enable_seqscan = off');
-      const { rows } = await c.query(`EXPLAIN (FORMAT JSON) ${HISTORY_MATCH_SQL}`, [t.id, user, null, null, null, 100, JSON.stringify({ kind: 'needle' })]);
+      // The plan our pool's connections run: generic (db/pool.ts), pruned when it runs.
+      await c.query('SET plan_cache_mode = force_generic_plan');
+      await c.query(`PREPARE match_plan AS ${HISTORY_MATCH_SQL}`);
+      const lit = (v: string) => c.escapeLiteral(v);
+      const { rows } = await c.query(`EXPLAIN (FORMAT JSON) EXECUTE match_plan(${lit(t.id)}, ${lit(user)}, NULL, NULL, NULL, 100, ${lit(JSON.stringify({ kind: 'needle' }))})`);
       const plan = nodes(rows[0]['QUERY PLAN'][0].Plan as Plan);
       const used = plan.filter((n) => n['Index Name'] && gin.has(n['Index Name']));
       assert.equal(used.length, 1, `one GIN index scan expected; plan: ${JSON.stringify(plan.map((n) => [n['Node Type'], n['Relation Name'], n['Index Name']]))}`);
       const messageTables = new Set(plan.map((n) => n['Relation Name']).filter((r): r is string => !!r && r.startsWith('messages')));
       assert.equal(messageTables.size, 1, 'partition pruning: one messages partition');
+    } finally {
+      await c.end();
+    }
+  });
+
+  it('a page of history starts at its bound in the index, under the generic plan our connections use', async () => {
+    const t = tenants[0]!;
+    const c = new pg.Client({ connectionString: testDb().url });
+    await c.connect();
+    try {
+      await c.query('SET enable_seqscan = off');
+      await c.query('SET plan_cache_mode = force_generic_plan');
+      for (const [name, text, match] of [['plain', HISTORY_SQL, false], ['matched', HISTORY_MATCH_SQL, true]] as const) {
+        await c.query(`PREPARE page_${name} AS ${text}`);
+        const lit = (v: string) => c.escapeLiteral(v);
+        const { rows } = await c.query(`EXPLAIN (FORMAT JSON) EXECUTE page_${name}(${lit(t.id)}, ${lit(user)}, 3, NULL, NULL, 10${match ? `, ${lit(JSON.stringify({ kind: 'odd' }))}` : ''})`);
+        const conds = nodes(rows[0]['QUERY PLAN'][0].Plan as Plan).filter((n) => n['Relation Name']?.startsWith('inbox_entries')).map((n) => n['Index Cond'] ?? '');
+        assert.ok(conds.some((x) => /seq < COALESCE/.test(x)), `${name}: the before= bound is an index condition, not a filter: ${JSON.stringify(conds)}`);
+      }
     } finally {
       await c.end();
     }
