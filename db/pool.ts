@@ -32,15 +32,6 @@ export function createPool(connectionString: string, o: PoolOptions): pg.Pool {
     // partition, a frozen host) only a client-side timeout ends the wait. The client is then discarded.
     query_timeout: o.statementTimeoutMs + 2000,
     application_name: o.applicationName ?? 'mailslot',
-    // Our named statements all find rows by key in hash-partitioned tables. PostgreSQL's default
-    // keeps re-planning such a statement at every call (a custom plan, pruned to one partition at
-    // plan time, always looks cheaper than the generic plan over all 16): measured 0.37 ms of
-    // planning per poll start for 0.15 ms of execution. A generic plan prunes when it runs instead.
-    // Statements whose best plan depends on their values run in withCustomPlans instead.
-    // Awaited before the connection is handed out; a failure discards it.
-    onConnect: async (client: pg.ClientBase) => {
-      await client.query('SET plan_cache_mode = force_generic_plan');
-    },
   });
   // An idle client that loses its server emits here; without a listener the process would die.
   pool.on('error', o.onError);
@@ -74,8 +65,9 @@ export async function withTransaction<T>(
 }
 
 /**
- * Runs fn in one transaction whose statements are planned with their values each time. For the
- * few statements whose best plan depends on them: our connections otherwise use generic plans.
+ * Runs fn in one transaction whose statements are planned with their values each time. After five
+ * runs PostgreSQL may switch a named statement to a generic plan, built once for any values; for
+ * the few statements whose best plan depends on the values, that plan can be far worse.
  */
 export function withCustomPlans<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   return withTransaction(pool, async (client) => {

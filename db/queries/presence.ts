@@ -8,9 +8,9 @@
 import type { Queryable } from '../pool.ts';
 import { CHANNEL } from '../listen.ts';
 
-// The two statements that decide changes are run planned with their values (withCustomPlans in
-// app/service.ts): the generic plan our connections use elsewhere took 0.85–1 s a call, against
-// 11 ms, when the 1,000 members of one group connected at once.
+// The two statements that decide changes are always planned with their values (withCustomPlans in
+// app/service.ts): a generic plan took 0.85–1 s a call, against 11 ms, when the 1,000 members of
+// one group connected at once.
 
 // Members of the subject's presence groups, but not the subject; `$tenant` is a column or $1.
 // Recipients are those online: the presence row says so, or a device of theirs was seen within the

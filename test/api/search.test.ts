@@ -86,7 +86,7 @@ describe('payload search (match=)', () => {
       assert.equal(gin.size, 16, 'every partition has its piece of messages_payload_gin');
       await c.query('ANALYZE messages, inbox_entries');
       await c.query('SET enable_seqscan = off');
-      // The plan our pool's connections run: generic (db/pool.ts), pruned when it runs.
+      // A generic plan, which PostgreSQL may switch a named statement to after five runs.
       await c.query('SET plan_cache_mode = force_generic_plan');
       await c.query(`PREPARE match_plan AS ${HISTORY_MATCH_SQL}`);
       const lit = (v: string) => c.escapeLiteral(v);
@@ -101,7 +101,7 @@ describe('payload search (match=)', () => {
     }
   });
 
-  it('a page of history starts at its bound in the index, under the generic plan our connections use', async () => {
+  it('a page of history starts at its bound in the index, under a generic plan too', async () => {
     const t = tenants[0]!;
     const c = new pg.Client({ connectionString: testDb().url });
     await c.connect();
