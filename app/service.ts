@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import pretty from 'pino-pretty';
 import type { Config } from './config.ts';
-import { createPool, withCustomPlans, type Pool } from '../db/pool.ts';
+import { createPool, type Pool } from '../db/pool.ts';
 import { migrate, schemaVersion, expectedVersion } from '../db/migrate.ts';
 import { startEmbedded, type EmbeddedDb } from '../db/embedded.ts';
 import { Listener } from '../db/listen.ts';
@@ -181,7 +181,7 @@ export async function startService(config: Config, log: pino.Logger = createLogg
   const tick = startSafetyTick(registry, readHeads, config.safetyTickS, (err) => log.warn({ err: String(err) }, 'safety tick failed'));
   const seen = startSeenRefresh(registry, (t, u, dv) => touchDevices(db, t, u, dv), config.deviceOnlineWindowS,
     (err) => log.warn({ err: String(err) }, 'device last_seen refresh failed'));
-  presence = new PresenceTracker(registry, (t, u, w) => withCustomPlans(db, (c) => assertOnline(c, t, u, w)), (w, n) => withCustomPlans(db, (c) => sweepOffline(c, w, n)), {
+  presence = new PresenceTracker(registry, (t, u, w) => assertOnline(db, t, u, w), (w, n) => sweepOffline(db, w, n), {
     windowS: config.deviceOnlineWindowS,
     onError: (err) => log.warn({ err: String(err) }, 'presence update failed'),
     onAsserted: (n) => metrics?.presenceAsserts.inc(n),

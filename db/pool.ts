@@ -64,18 +64,6 @@ export async function withTransaction<T>(
   }
 }
 
-/**
- * Runs fn in one transaction whose statements are planned with their values each time. After five
- * runs PostgreSQL may switch a named statement to a generic plan, built once for any values; for
- * the few statements whose best plan depends on the values, that plan can be far worse.
- */
-export function withCustomPlans<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  return withTransaction(pool, async (client) => {
-    await client.query('SET LOCAL plan_cache_mode = force_custom_plan');
-    return fn(client);
-  });
-}
-
 /** Error codes meaning "the database is not reachable right now" rather than "the query is wrong". */
 export function isConnectionError(err: unknown): boolean {
   const e = err as { code?: string; message?: string; syscall?: string } | null;

@@ -8,9 +8,9 @@
 import type { Queryable } from '../pool.ts';
 import { CHANNEL } from '../listen.ts';
 
-// The two statements that decide changes are always planned with their values (withCustomPlans in
-// app/service.ts): a generic plan took 0.85–1 s a call, against 11 ms, when the 1,000 members of
-// one group connected at once.
+// The two statements that decide changes have no name, so PostgreSQL plans them with their values
+// every time (a named statement may be switched to a generic plan after five runs): a generic plan
+// took 0.85–1 s a call, against 11 ms, when the 1,000 members of one group connected at once.
 
 // Members of the subject's presence groups, but not the subject; `$tenant` is a column or $1.
 // Recipients are those online: the presence row says so, or a device of theirs was seen within the
@@ -37,7 +37,6 @@ const notes = (tenant: string, state: '0' | '1') => `
  */
 export async function assertOnline(db: Queryable, tenantId: string, users: readonly string[], windowS: number): Promise<string[]> {
   const { rows } = await db.query<{ changed: string[] | null }>({
-    name: 'presence_assert_online',
     text: `WITH up AS (
              INSERT INTO presence AS p (tenant_id, user_id, online, seen_at, changed_at)
              SELECT $1, u, true, now(), now() FROM unnest($2::text[]) AS u
@@ -64,7 +63,6 @@ export async function assertOnline(db: Queryable, tenantId: string, users: reado
  */
 export async function sweepOffline(db: Queryable, windowS: number, limit: number): Promise<{ tenantId: string; userId: string }[]> {
   const { rows } = await db.query<{ tenant_id: string; user_id: string }>({
-    name: 'presence_sweep_offline',
     text: `WITH due AS (
              SELECT tenant_id, user_id FROM presence
              WHERE online AND seen_at < now() - make_interval(secs => $1)
