@@ -180,8 +180,9 @@ export interface HistoryRow {
 }
 
 // Two fixed texts rather than one with "$n IS NULL OR payload @> $n": a generic plan of the latter
-// cannot use the GIN index. For the same reason the seq bounds are plain ranges (COALESCE to the
-// widest): "$3 IS NULL OR seq < $3" would make every page read the newer entries again. With a match, the planner can start from the index on messages.
+// cannot use the GIN index. With a match, the planner can start from the index on messages. For the
+// same reason the seq bounds are plain ranges (COALESCE to the widest): with "$3 IS NULL OR
+// seq < $3" a generic plan would make every page read the newer entries again.
 /** Exported for the test that checks its plan starts a page at its bound. */
 export const HISTORY_SQL = `SELECT e.seq, ${MESSAGE_BODY_JSON} AS body
   FROM inbox_entries e JOIN messages m ON m.tenant_id = e.tenant_id AND m.id = e.message_id

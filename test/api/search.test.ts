@@ -108,9 +108,9 @@ describe('payload search (match=)', () => {
     try {
       await c.query('SET enable_seqscan = off');
       await c.query('SET plan_cache_mode = force_generic_plan');
+      const lit = (v: string) => c.escapeLiteral(v);
       for (const [name, text, match] of [['plain', HISTORY_SQL, false], ['matched', HISTORY_MATCH_SQL, true]] as const) {
         await c.query(`PREPARE page_${name} AS ${text}`);
-        const lit = (v: string) => c.escapeLiteral(v);
         const { rows } = await c.query(`EXPLAIN (FORMAT JSON) EXECUTE page_${name}(${lit(t.id)}, ${lit(user)}, 3, NULL, NULL, 10${match ? `, ${lit(JSON.stringify({ kind: 'odd' }))}` : ''})`);
         const conds = nodes(rows[0]['QUERY PLAN'][0].Plan as Plan).filter((n) => n['Relation Name']?.startsWith('inbox_entries')).map((n) => n['Index Cond'] ?? '');
         assert.ok(conds.some((x) => /seq < COALESCE/.test(x)), `${name}: the before= bound is an index condition, not a filter: ${JSON.stringify(conds)}`);
