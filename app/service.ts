@@ -16,6 +16,8 @@ import { recheckAll, startSafetyTick } from './delivery/safetyTick.ts';
 import { InboxReader } from './services/reader.ts';
 import { BodyCache } from './services/bodyCache.ts';
 import { PagesAhead } from './delivery/pagesAhead.ts';
+import { Resumes } from './delivery/resumes.ts';
+import { PollAcks } from './services/pollAcks.ts';
 import { localDelivery } from './delivery/local.ts';
 import { DeviceTouches } from './services/touches.ts';
 import { Publisher } from './services/publish.ts';
@@ -90,11 +92,14 @@ export async function startService(config: Config, log: pino.Logger = createLogg
   // This process's name in the notifications it sends (its own are handled without them).
   const origin = crypto.randomBytes(6).toString('hex');
   const local = localDelivery(registry, origin, () => {
+    registry.disturbAll();
     recheckAll(registry, readHeads).catch((err) => log.warn({ err: String(err) }, 're-check after an uncertain publish failed'));
   });
   const wakeups = new Wakeups(registry, origin);
   wakeups.on('o', reoffers(registry));
   const delivered = new DeliveredLog(db, (err) => log.debug({ err: String(err) }, 'delivered hint not written'));
+  const pollAcks = new PollAcks(db, (n) => metrics?.acknowledged.inc({ via: 'poll' }, n),
+    (err) => log.warn({ err: String(err) }, 'poll acknowledgement not written'));
   wakeups.on('r', readEvents(registry));
   const signals = new Signaller(db, registry, {
     origin,
@@ -121,9 +126,11 @@ export async function startService(config: Config, log: pino.Logger = createLogg
   });
   // Notifications sent while the connection was down are gone: re-check every waiter.
   listener.on('ready', () => {
+    registry.disturbAll();
     recheckAll(registry, readHeads).catch((err) => log.warn({ err: String(err) }, 're-check after reconnect failed'));
   });
   await listener.start();
+  const resumes = new Resumes(registry, () => listener.ready);
 
   const boss = config.jobsEnabled
     ? await startBoss(databaseUrl, (err) => log.warn({ err: err.message }, 'job queue error'))
@@ -163,7 +170,7 @@ export async function startService(config: Config, log: pino.Logger = createLogg
   const rates = new RateLimits(config.rates);
   const slots = new ConnectionSlots({ streamsPerDevice: config.streamsPerDevice, streamsPerUser: config.streamsPerUser, total: config.connectionsMax });
   const deps: Deps = {
-    config, db, registry, reader, touches, pagesAhead: new PagesAhead(), publisher, signals, delivered, auth, log, readiness, rates, slots,
+    config, db, registry, reader, touches, pagesAhead: new PagesAhead(), resumes, pollAcks, publisher, signals, delivered, auth, log, readiness, rates, slots,
     ops: { metrics, deliveries, stats }, httpLog: config.logHttp ? log : null, listenerReady: () => listener.ready,
   };
 
@@ -198,7 +205,7 @@ export async function startService(config: Config, log: pino.Logger = createLogg
     await presence?.stop();
     registry.stop();
     jobs?.stop();
-    await delivered.settle();
+    await Promise.all([delivered.settle(), pollAcks.settle()]);
     if (boss) await boss.stop({ graceful: true, timeout: 5000, wait: true }).catch(() => undefined);
     await listener.close();
     await deliveries?.close();

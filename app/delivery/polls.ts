@@ -16,6 +16,12 @@ export interface PollOutcome {
   more: boolean;
   /** Id-less events that arrived while the poll was held, by event name (`signal`, `presence`). */
   notices: Map<string, string[]> | null;
+  /**
+   * The answer leaves nothing this poll heard of behind: no more pages, no wake past its last
+   * entry (or past the cursor, answered without entries), nothing unsettled. A next poll from
+   * there may wait without its start statement while no wake comes meanwhile (see Resumes).
+   */
+  settled: boolean;
 }
 
 /** Signals and presence events one poll answer carries at most (QoS 0: the rest are dropped). */
@@ -30,6 +36,8 @@ export class PollSession implements PollWaiter {
   private again = false;
   private notices: Map<string, string[]> | null = null;
   private noticeCount = 0;
+  /** The highest inbox head this poll has heard of (the start's head, wakes, offers). */
+  private heard: number;
 
   constructor(
     private readonly registry: WaiterRegistry,
@@ -40,8 +48,12 @@ export class PollSession implements PollWaiter {
     readonly cursor: number,
     private readonly limit: number,
     readonly deadline: number,
+    /** The inbox head known when the poll started (at least the cursor). */
+    knownHead: number,
     private readonly onEnd: (o: PollOutcome) => void,
-  ) {}
+  ) {
+    this.heard = Math.max(cursor, knownHead);
+  }
 
   get waiting(): boolean {
     return this.state === 'WAITING';
@@ -82,14 +94,15 @@ export class PollSession implements PollWaiter {
     if (this.state !== 'WAITING') return;
     // A read in flight owns the answer; entries that do not continue the cursor need one.
     if (this.reading || entries.length === 0 || entries[0]!.seq !== this.cursor + 1) {
-      this.wake();
+      this.wake(entries.length ? entries[entries.length - 1]!.seq : Number.MAX_SAFE_INTEGER);
       return;
     }
     this.answer(entries);
   }
 
-  wake(): void {
+  wake(head: number): void {
     if (this.state !== 'WAITING') return;
+    if (head > this.heard) this.heard = head;
     // A failed re-read is not fatal: the poll keeps waiting, and the safety tick wakes it again.
     this.check().catch(() => undefined);
   }
@@ -110,6 +123,10 @@ export class PollSession implements PollWaiter {
     list.push(data);
     this.noticeCount++;
     return true;
+  }
+
+  unsettle(): void {
+    this.heard = Number.MAX_SAFE_INTEGER;
   }
 
   supersede(): void {
@@ -163,6 +180,7 @@ export class PollSession implements PollWaiter {
     if (this.state !== 'WAITING') return;
     this.state = state;
     this.registry.remove(this);
-    this.onEnd({ end, entries, more, notices: this.notices });
+    const last = entries.length ? entries[entries.length - 1]!.seq : this.cursor;
+    this.onEnd({ end, entries, more, notices: this.notices, settled: !more && this.heard <= last });
   }
 }

@@ -40,6 +40,8 @@ export interface PollWaiter extends Waiter {
   timeout(): void;
   /** The server is shutting down: answer now. */
   shutdown(): void;
+  /** Something this poll cannot see changed (a read marker, lost notifications): its answer is not final. */
+  unsettle(): void;
 }
 
 export interface StreamWaiter extends Waiter {
@@ -142,6 +144,23 @@ export class WaiterRegistry {
       }
       return watched.head;
     };
+  }
+
+  /**
+   * Something about one user changed that wake-ups do not carry (a read marker): watches end
+   * with "woken" and held polls answer as not settled, so the next poll reads the database.
+   */
+  disturb(tenantId: string, userId: string): void {
+    const uk = userKey(tenantId, userId);
+    const watched = this.watches.get(uk);
+    if (watched) watched.head = Number.MAX_SAFE_INTEGER;
+    for (const w of this.byUser.get(uk) ?? []) if (w.kind === 'poll') (w as PollWaiter).unsettle();
+  }
+
+  /** Notifications may have been lost (LISTEN reconnected, a publish of unknown outcome): disturb everyone. */
+  disturbAll(): void {
+    for (const w of this.watches.values()) w.head = Number.MAX_SAFE_INTEGER;
+    for (const p of this.pollByDevice.values()) p.unsettle();
   }
 
   /** Wakes this process's waiters of one user whose cursor is behind `head`. */

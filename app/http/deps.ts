@@ -5,6 +5,8 @@ import type { WaiterRegistry } from '../delivery/waiters.ts';
 import type { InboxReader } from '../services/reader.ts';
 import type { DeviceTouches } from '../services/touches.ts';
 import type { PagesAhead } from '../delivery/pagesAhead.ts';
+import type { Resumes } from '../delivery/resumes.ts';
+import type { PollAcks } from '../services/pollAcks.ts';
 import type { Publisher } from '../services/publish.ts';
 import type { DeliveredLog } from '../services/delivered.ts';
 import type { Authenticator } from './auth.ts';
@@ -35,6 +37,10 @@ export interface Deps {
   touches: DeviceTouches;
   /** Pages read for polls paging through a backlog, before they ask. */
   pagesAhead: PagesAhead;
+  /** Polls that may resume from a settled answer without a start statement. */
+  resumes: Resumes;
+  /** Those polls' acknowledgements, written in batches. */
+  pollAcks: PollAcks;
   publisher: Publisher;
   /** Ephemeral signals (QoS 0): this process's connections, and the others through NOTIFY. */
   signals: Signaller;

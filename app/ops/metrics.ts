@@ -31,6 +31,7 @@ export class Metrics {
   readonly delivered: client.Counter<'transport'>;
   readonly acknowledged: client.Counter<'via'>;
   readonly pollEnds: client.Counter<'end'>;
+  readonly pollStarts: client.Counter<'start'>;
   readonly streamEnds: client.Counter<'end'>;
   readonly jobRuns: client.Counter<'job' | 'outcome'>;
   readonly jobDuration: client.Histogram<'job'>;
@@ -52,6 +53,9 @@ export class Metrics {
     this.delivered = new client.Counter({ name: 'mailslot_messages_delivered_total', help: 'Inbox entries written to client connections', labelNames: ['transport'], registers });
     this.acknowledged = new client.Counter({ name: 'mailslot_messages_acknowledged_total', help: 'Inbox entries newly acknowledged by devices (cursor advance)', labelNames: ['via'], registers });
     this.pollEnds = new client.Counter({ name: 'mailslot_polls_total', help: 'Long polls ended, by how they ended', labelNames: ['end'], registers });
+    this.pollStarts = new client.Counter({
+      name: 'mailslot_poll_starts_total', help: 'Long polls started: by a start statement, or resumed from a settled answer without one', labelNames: ['start'], registers,
+    });
     this.streamEnds = new client.Counter({ name: 'mailslot_streams_total', help: 'SSE streams ended, by how they ended', labelNames: ['end'], registers });
     this.jobRuns = new client.Counter({ name: 'mailslot_job_runs_total', help: 'Background job runs in this process, by outcome', labelNames: ['job', 'outcome'], registers });
     this.jobDuration = new client.Histogram({ name: 'mailslot_job_run_duration_seconds', help: 'Background job run duration in this process', labelNames: ['job'], buckets: [0.01, 0.05, 0.25, 1, 5, 30, 120], registers });

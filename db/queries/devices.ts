@@ -41,6 +41,27 @@ export async function touchDevices(db: Queryable, tenantId: string, users: reado
 }
 
 /**
+ * Moves device cursors forward (never back): polls acknowledging their `since` without a start
+ * statement (app/services/pollAcks.ts). Asynchronous commit, as the start statement's. Returns how
+ * many entries became acknowledged.
+ */
+export async function ackDevices(db: Queryable, tenantId: string, users: readonly string[], devices: readonly string[], seqs: readonly number[]): Promise<number> {
+  const { rows } = await db.query<{ newly: string }>({
+    name: 'ack_devices',
+    text: `WITH lazy AS (SELECT set_config('synchronous_commit', 'off', true)),
+           locked AS MATERIALIZED (${lockDevicesInOrder(true, 'AND d.acked_seq < v.seq', ['acked_seq'])}),
+           upd AS (
+             UPDATE devices d SET acked_seq = l.seq, last_seen = now()
+             FROM locked l, lazy
+             WHERE d.tenant_id = $1 AND d.user_id = l.user_id AND d.device_id = l.device_id AND l.seq > d.acked_seq
+             RETURNING l.seq - l.acked_seq AS newly)
+           SELECT COALESCE(sum(newly), 0) AS newly FROM upd`,
+    values: [tenantId, users, devices, seqs],
+  });
+  return Number(rows[0]!.newly);
+}
+
+/**
  * Moves the user's read marker forward (never back) and, when it moved, tells the user's other
  * devices through `r|tenant|user|seq|device` (sent at commit). Null: seq beyond the head.
  */

@@ -32,6 +32,23 @@ describe('wake-ups across processes', () => {
     assert.ok(Date.now() - t0 < 10_000, 'answered by NOTIFY, long before the 59 s safety tick or 30 s timeout');
   });
 
+  it('a poll on A resuming from a settled answer is answered with what B committed in between', async () => {
+    const u = uid();
+    const t = await a.token(u);
+    const empty = await a.http.get('/v1/poll?since=0&timeout=1').set('Authorization', `Bearer ${t}`);
+    assert.deepEqual(empty.body.messages, []);
+    const pub = await fetch(`${b.url}/v1/messages`, {
+      method: 'POST', headers: { authorization: `Bearer ${a.tenant.adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ to: [u], payload: { via: 'B' } }),
+    });
+    assert.equal(pub.status, 201);
+    await new Promise((r) => setTimeout(r, 100)); // let B's notification reach A before the next poll
+    const t0 = Date.now();
+    const r = await a.http.get('/v1/poll?since=0&timeout=30').set('Authorization', `Bearer ${t}`);
+    assert.equal(r.body.messages[0]?.payload.via, 'B');
+    assert.ok(Date.now() - t0 < 10_000, 'answered at once, not by the 59 s safety tick or the 30 s timeout');
+  });
+
   it('an SSE stream on A receives what B publishes', async () => {
     const u = uid();
     const t = await a.token(u);

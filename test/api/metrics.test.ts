@@ -29,7 +29,7 @@ const FAMILIES = [
   'mailslot_job_last_run_failed', 'mailslot_pg_pool_connections', 'mailslot_listen_connection_up',
   'mailslot_listen_connection_losses_total', 'mailslot_publish_queue', 'nodejs_eventloop_lag_seconds',
   'nodejs_eventloop_lag_p99_seconds', 'mailslot_signals_delivered_total', 'mailslot_presence_asserts_total',
-  'mailslot_presence_changes_total',
+  'mailslot_presence_changes_total', 'mailslot_poll_starts_total',
 ];
 
 describe('metrics', () => {
@@ -73,6 +73,9 @@ describe('metrics', () => {
     assert.equal(delta('mailslot_messages_acknowledged_total', { via: 'poll' }), 1);
     assert.equal(delta('mailslot_polls_total', { end: 'message' }), 1);
     assert.equal(delta('mailslot_polls_total', { end: 'timeout' }), 1);
+    // The second poll resumed from the first's settled answer: no start statement.
+    assert.equal(delta('mailslot_poll_starts_total', { start: 'statement' }), 1);
+    assert.equal(delta('mailslot_poll_starts_total', { start: 'resumed' }), 1);
     assert.equal(delta('mailslot_http_requests_total', { route: '/v1/messages', method: 'POST', status: '201' }), 1);
     assert.equal(delta('mailslot_http_requests_total', { route: '/v1/poll', status: '200' }), 2);
     // The first scrape itself is counted once it is answered.

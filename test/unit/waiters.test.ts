@@ -6,6 +6,7 @@ function fakePoll(userId: string, deviceId: string, cursor: number, deadline: nu
   const w: PollWaiter = {
     kind: 'poll', tenantId: 't', userId, deviceId, cursor, deadline,
     wake: (h) => log.push(`wake:${h}`), supersede: () => log.push('superseded'), timeout: () => log.push('timeout'), shutdown: () => log.push('shutdown'),
+    unsettle: () => log.push('unsettled'),
   };
   return { w, log };
 }
