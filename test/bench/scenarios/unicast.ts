@@ -3,8 +3,8 @@
 // latency and checks completeness and order per user. Receivers by long poll or by SSE; the
 // publisher may target a second server process (two-instances).
 import { Conn, SseConn, ConnPool } from '../client.ts';
-import type { BenchServer } from '../server.ts';
-import { mintTokens, now, sleep, summarize, waitHeld, type Result } from '../common.ts';
+import { treeCpuMs, type BenchServer } from '../server.ts';
+import { mintTokens, now, round, sleep, summarize, waitHeld, type Result } from '../common.ts';
 
 export interface UnicastOptions {
   kind: 'poll' | 'sse';
@@ -78,6 +78,9 @@ export async function unicast(s: BenchServer, o: UnicastOptions): Promise<Result
   // Due time to the publish's 2xx (its COMMIT): delivery cannot come sooner, so the gap between the
   // two distributions is what delivery itself costs.
   const commitLat: number[] = [];
+  // Server CPU from the first publish to the last delivery: publishing and delivering together.
+  const cpu0 = treeCpuMs(s.pid);
+  const viaCpu0 = o.publishVia ? treeCpuMs(o.publishVia.pid).node : 0;
   const t0 = now();
   const inflight: Promise<void>[] = [];
   for (let k = 0; k < total; k++) {
@@ -91,14 +94,21 @@ export async function unicast(s: BenchServer, o: UnicastOptions): Promise<Result
   await Promise.all(inflight);
   const deadline = Date.now() + 10_000;
   const count = () => [...got.values()].reduce((a, l) => a + l.length, 0);
-  while (count() < sent && Date.now() < deadline) await sleep(50);
+  while (count() < sent && Date.now() < deadline) await sleep(10);
+  const cpu1 = treeCpuMs(s.pid);
+  const received = count();
+  const viaCpu = o.publishVia ? treeCpuMs(o.publishVia.pid).node - viaCpu0 : 0;
   stopping = true;
   for (const c of closers) c();
   pool.close();
-  const received = count();
   return {
     scenario: o.label ?? `unicast-${o.kind}`, waiters: o.waiters, rate: o.rate, seconds: o.seconds,
     published: sent, publishErrors: errors, received, lost: sent - received, duplicated: dup, outOfOrder: disorder,
     latencyMs: summarize(lat), publishAnsweredMs: summarize(commitLat),
+    // Per message published and delivered: the Node process(es), and with PostgreSQL (USER_HZ ticks: ±10 ms in all).
+    cpuUsPerMsg: {
+      node: round(((cpu1.node - cpu0.node + viaCpu) * 1000) / Math.max(1, received), 1),
+      nodeAndPostgres: round(((cpu1.tree - cpu0.tree + viaCpu) * 1000) / Math.max(1, received), 1),
+    },
   };
 }
