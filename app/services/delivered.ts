@@ -7,48 +7,23 @@
 // seconds, so a hint written up to FLUSH_MS late changes nothing it decides.
 import type { Queryable } from '../../db/pool.ts';
 import { noteDelivered } from '../../db/queries/delivery.ts';
+import { DeviceSeqBatches } from './deviceSeqs.ts';
 
 const FLUSH_MS = 200;
 
-interface Note {
-  userId: string;
-  deviceId: string;
-  seq: number;
-}
-
 export class DeliveredLog {
-  private pending = new Map<string, Map<string, Note>>();
-  private timer: NodeJS.Timeout | null = null;
-  private inflight = new Set<Promise<void>>();
+  private readonly batches: DeviceSeqBatches;
 
-  constructor(private readonly db: Queryable, private readonly onError: (err: unknown) => void) {}
+  constructor(db: Queryable, onError: (err: unknown) => void) {
+    this.batches = new DeviceSeqBatches(FLUSH_MS, (tenantId, users, devices, seqs) => noteDelivered(db, tenantId, users, devices, seqs), onError);
+  }
 
   note(tenantId: string, userId: string, deviceId: string, seq: number): void {
-    let byDevice = this.pending.get(tenantId);
-    if (!byDevice) this.pending.set(tenantId, (byDevice = new Map()));
-    const k = `${userId}\u0000${deviceId}`;
-    const prev = byDevice.get(k);
-    if (!prev || prev.seq < seq) byDevice.set(k, { userId, deviceId, seq });
-    this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
+    this.batches.note(tenantId, userId, deviceId, seq);
   }
 
   /** Writes what is pending and waits for every write in flight (shutdown, tests). */
-  async settle(): Promise<void> {
-    this.flush();
-    await Promise.all([...this.inflight]);
-  }
-
-  private flush(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    const all = this.pending;
-    this.pending = new Map();
-    for (const [tenantId, byDevice] of all) {
-      const notes = [...byDevice.values()];
-      const p = noteDelivered(this.db, tenantId, notes.map((n) => n.userId), notes.map((n) => n.deviceId), notes.map((n) => n.seq))
-        .catch(this.onError)
-        .finally(() => this.inflight.delete(p));
-      this.inflight.add(p);
-    }
+  settle(): Promise<void> {
+    return this.batches.settle();
   }
 }

@@ -7,77 +7,28 @@
 // mean entries offered again, never lost.
 import type { Queryable } from '../../db/pool.ts';
 import { ackDevices } from '../../db/queries/devices.ts';
+import { DeviceSeqBatches, type Noted } from './deviceSeqs.ts';
 
 const FLUSH_MS = 50;
-/** Devices in one statement, at most (its arrays travel as parameters). */
-const CHUNK = 1000;
 
-interface Round {
-  byTenant: Map<string, Map<string, { userId: string; deviceId: string; seq: number }>>;
-  done: Promise<void>;
-  resolve: () => void;
-}
-
-export interface PendingAck {
-  /** Settles when the ack is written (or its write failed). */
-  done: Promise<void>;
-  /** Writes it now if it still waits for the timer. */
-  hurry(): void;
-}
+export type PendingAck = Noted;
 
 export class PollAcks {
-  private round: Round | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private readonly inflight = new Set<Promise<void>>();
+  private readonly batches: DeviceSeqBatches;
 
-  constructor(
-    private readonly db: Queryable,
-    private readonly onAcked: (n: number) => void,
-    private readonly onError: (err: unknown) => void,
-  ) {}
+  constructor(db: Queryable, onAcked: (n: number) => void, onError: (err: unknown) => void) {
+    this.batches = new DeviceSeqBatches(FLUSH_MS, async (tenantId, users, devices, seqs) => {
+      const n = await ackDevices(db, tenantId, users, devices, seqs);
+      if (n > 0) onAcked(n);
+    }, onError);
+  }
 
   ack(tenantId: string, userId: string, deviceId: string, seq: number): PendingAck {
-    const round = (this.round ??= newRound());
-    let byDevice = round.byTenant.get(tenantId);
-    if (!byDevice) round.byTenant.set(tenantId, (byDevice = new Map()));
-    const k = `${userId}\u0000${deviceId}`;
-    const prev = byDevice.get(k);
-    if (!prev || prev.seq < seq) byDevice.set(k, { userId, deviceId, seq });
-    this.timer ??= setTimeout(() => this.flush(), FLUSH_MS);
-    return { done: round.done, hurry: () => this.round === round && this.flush() };
+    return this.batches.note(tenantId, userId, deviceId, seq);
   }
 
   /** Writes what is pending and waits for every write in flight (shutdown, tests). */
-  async settle(): Promise<void> {
-    this.flush();
-    await Promise.all([...this.inflight]);
+  settle(): Promise<void> {
+    return this.batches.settle();
   }
-
-  private flush(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    const round = this.round;
-    this.round = null;
-    if (!round) return;
-    const writes: Promise<void>[] = [];
-    for (const [tenantId, byDevice] of round.byTenant) {
-      const notes = [...byDevice.values()];
-      for (let i = 0; i < notes.length; i += CHUNK) {
-        const part = notes.slice(i, i + CHUNK);
-        writes.push(ackDevices(this.db, tenantId, part.map((n) => n.userId), part.map((n) => n.deviceId), part.map((n) => n.seq))
-          .then((n) => {
-            if (n > 0) this.onAcked(n);
-          }, this.onError));
-      }
-    }
-    const all = Promise.all(writes).then(round.resolve);
-    this.inflight.add(all);
-    void all.finally(() => this.inflight.delete(all));
-  }
-}
-
-function newRound(): Round {
-  let resolve!: () => void;
-  const done = new Promise<void>((r) => (resolve = r));
-  return { byTenant: new Map(), done, resolve };
 }
