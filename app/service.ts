@@ -12,7 +12,7 @@ import { startEmbedded, type EmbeddedDb } from '../db/embedded.ts';
 import { Listener } from '../db/listen.ts';
 import { WaiterRegistry } from './delivery/waiters.ts';
 import { Wakeups, reoffers } from './delivery/wakeups.ts';
-import { recheckAll, startSafetyTick } from './delivery/safetyTick.ts';
+import { recheckAfterLoss, startSafetyTick } from './delivery/safetyTick.ts';
 import { InboxReader } from './services/reader.ts';
 import { BodyCache } from './services/bodyCache.ts';
 import { PagesAhead } from './delivery/pagesAhead.ts';
@@ -92,8 +92,7 @@ export async function startService(config: Config, log: pino.Logger = createLogg
   // This process's name in the notifications it sends (its own are handled without them).
   const origin = crypto.randomBytes(6).toString('hex');
   const local = localDelivery(registry, origin, () => {
-    registry.disturbAll();
-    recheckAll(registry, readHeads).catch((err) => log.warn({ err: String(err) }, 're-check after an uncertain publish failed'));
+    recheckAfterLoss(registry, readHeads, (err) => log.warn({ err: String(err) }, 're-check after an uncertain publish failed'));
   });
   const wakeups = new Wakeups(registry, origin);
   wakeups.on('o', reoffers(registry));
@@ -126,8 +125,7 @@ export async function startService(config: Config, log: pino.Logger = createLogg
   });
   // Notifications sent while the connection was down are gone: re-check every waiter.
   listener.on('ready', () => {
-    registry.disturbAll();
-    recheckAll(registry, readHeads).catch((err) => log.warn({ err: String(err) }, 're-check after reconnect failed'));
+    recheckAfterLoss(registry, readHeads, (err) => log.warn({ err: String(err) }, 're-check after reconnect failed'));
   });
   await listener.start();
   const resumes = new Resumes(registry, () => listener.ready);

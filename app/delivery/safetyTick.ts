@@ -23,6 +23,16 @@ export async function recheckAll(registry: WaiterRegistry, heads: HeadsReader): 
   return woken;
 }
 
+/**
+ * Notifications may have been lost (the LISTEN connection came back, a publish's outcome is
+ * unknown): nothing heard so far can be trusted to be complete, so polls about to resume from a
+ * settled answer read first (WaiterRegistry.disturbAll); then every waiter is re-checked.
+ */
+export function recheckAfterLoss(registry: WaiterRegistry, heads: HeadsReader, onError: (e: unknown) => void): void {
+  registry.disturbAll();
+  recheckAll(registry, heads).catch(onError);
+}
+
 export interface SafetyTick {
   stop(): void;
 }

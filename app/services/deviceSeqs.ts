@@ -2,13 +2,16 @@
 // noted within `flushMs` goes into one statement (at most CHUNK devices each). Delivered hints
 // (delivered.ts) and resumed polls' acknowledgements (pollAcks.ts) are written this way; a note's
 // handle tells when its round was written and can ask for it to be written now.
+import { deviceKey } from '../delivery/keys.ts';
+
 const CHUNK = 1000;
 
 /** Writes one tenant's devices (parallel arrays). */
 export type DeviceSeqWriter = (tenantId: string, users: string[], devices: string[], seqs: number[]) => Promise<void>;
 
 interface Round {
-  byTenant: Map<string, Map<string, { userId: string; deviceId: string; seq: number }>>;
+  /** By device key: each device's highest seq this round. */
+  notes: Map<string, { tenantId: string; userId: string; deviceId: string; seq: number }>;
   done: Promise<void>;
   resolve: () => void;
 }
@@ -34,11 +37,9 @@ export class DeviceSeqBatches {
   /** Notes a device's seq; a lower one than already noted this round changes nothing. */
   note(tenantId: string, userId: string, deviceId: string, seq: number): Noted {
     const round = (this.round ??= newRound());
-    let byDevice = round.byTenant.get(tenantId);
-    if (!byDevice) round.byTenant.set(tenantId, (byDevice = new Map()));
-    const k = `${userId}\u0000${deviceId}`;
-    const prev = byDevice.get(k);
-    if (!prev || prev.seq < seq) byDevice.set(k, { userId, deviceId, seq });
+    const k = deviceKey(tenantId, userId, deviceId);
+    const prev = round.notes.get(k);
+    if (!prev || prev.seq < seq) round.notes.set(k, { tenantId, userId, deviceId, seq });
     this.timer ??= setTimeout(() => this.flush(), this.flushMs);
     return { done: round.done, hurry: () => this.round === round && this.flush() };
   }
@@ -55,9 +56,14 @@ export class DeviceSeqBatches {
     const round = this.round;
     this.round = null;
     if (!round) return;
+    const byTenant = new Map<string, { userId: string; deviceId: string; seq: number }[]>();
+    for (const n of round.notes.values()) {
+      let list = byTenant.get(n.tenantId);
+      if (!list) byTenant.set(n.tenantId, (list = []));
+      list.push(n);
+    }
     const writes: Promise<void>[] = [];
-    for (const [tenantId, byDevice] of round.byTenant) {
-      const notes = [...byDevice.values()];
+    for (const [tenantId, notes] of byTenant) {
       for (let i = 0; i < notes.length; i += CHUNK) {
         const part = notes.slice(i, i + CHUNK);
         writes.push(this.write(tenantId, part.map((n) => n.userId), part.map((n) => n.deviceId), part.map((n) => n.seq)).catch(this.onError));
@@ -72,5 +78,5 @@ export class DeviceSeqBatches {
 function newRound(): Round {
   let resolve!: () => void;
   const done = new Promise<void>((r) => (resolve = r));
-  return { byTenant: new Map(), done, resolve };
+  return { notes: new Map(), done, resolve };
 }

@@ -15,11 +15,11 @@ export function lockDevicesInOrder(withSeq: boolean, extra = '', columns: readon
   const input = withSeq
     ? 'unnest($2::text[], $3::text[], $4::bigint[]) AS i(user_id, device_id, seq)'
     : 'unnest($2::text[], $3::text[]) AS i(user_id, device_id)';
-  const more = columns.map((c) => `, x.${c}`).join('');
-  return `SELECT x.user_id, x.device_id${withSeq ? ', v.seq' : ''}${more}
+  const more = (alias: string) => columns.map((c) => `, ${alias}.${c}`).join('');
+  return `SELECT x.user_id, x.device_id${withSeq ? ', v.seq' : ''}${more('x')}
     FROM (SELECT * FROM ${input} ORDER BY i.user_id COLLATE "C", i.device_id COLLATE "C") v
     CROSS JOIN LATERAL (
-      SELECT d.user_id, d.device_id${columns.map((c) => `, d.${c}`).join('')} FROM devices d
+      SELECT d.user_id, d.device_id${more('d')} FROM devices d
       WHERE d.tenant_id = $1 AND d.user_id = v.user_id AND d.device_id = v.device_id ${extra}
       LIMIT 1 FOR UPDATE) x`;
 }
