@@ -1,8 +1,8 @@
 // fanout: S SSE clients, all members of one group; M group messages at R/s. Latency from when a
 // message was due to its arrival at each subscriber; completeness and order per subscriber.
 import { SseConn, ConnPool } from '../client.ts';
-import type { BenchServer } from '../server.ts';
-import { mintTokens, now, sleep, summarize, type Result } from '../common.ts';
+import { treeCpuMs, type BenchServer } from '../server.ts';
+import { mintTokens, now, round, sleep, summarize, type Result } from '../common.ts';
 
 export async function fanout(s: BenchServer, subscribers: number, messages: number, rate: number): Promise<Result> {
   const run = Date.now().toString(36);
@@ -30,6 +30,7 @@ export async function fanout(s: BenchServer, subscribers: number, messages: numb
   await Promise.all(Array.from({ length: 16 }, () => pool.request('GET', '/healthz', {})));
   await sleep(300);
   const pubLat: number[] = [];
+  const cpu0 = treeCpuMs(s.pid);
   const t0 = now();
   const inflight: Promise<void>[] = [];
   let errors = 0;
@@ -44,6 +45,7 @@ export async function fanout(s: BenchServer, subscribers: number, messages: numb
   const deadline = Date.now() + 15_000;
   const total = () => [...got.values()].reduce((a, l) => a + l.length, 0);
   while (total() < subscribers * messages && Date.now() < deadline) await sleep(50);
+  const cpu1 = treeCpuMs(s.pid);
   for (const c of conns) c.close();
   pool.close();
   const complete = [...got.values()].filter((l) => l.length === messages).length;
@@ -52,5 +54,7 @@ export async function fanout(s: BenchServer, subscribers: number, messages: numb
     scenario: 'fanout', subscribers, messages, rate, publishErrors: errors,
     delivered: total(), expected: subscribers * messages, subscribersComplete: complete, subscribersInOrder: ordered,
     latencyMs: summarize(lat), publishLatencyMs: summarize(pubLat),
+    // Server CPU per group message (each reaching every subscriber): Node alone, Node + PostgreSQL.
+    cpuMsPerMsg: { node: round((cpu1.node - cpu0.node) / messages, 1), nodeAndPostgres: round((cpu1.tree - cpu0.tree) / messages, 1) },
   };
 }

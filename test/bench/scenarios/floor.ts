@@ -1,0 +1,135 @@
+// floor: what this machine allows at best, measured with the same clients, so that each mailslot
+// figure can be read as a ratio to it rather than only against Nchan's in-memory numbers:
+//   http    a bare node:http process answering POSTs (no auth, no validation, nothing stored):
+//           the most requests/s one Node process serves here beside the client;
+//   commit  the embedded PostgreSQL alone: a one-row durable INSERT per transaction, one client in
+//           a row (the latency no durable delivery can beat) and 32 at once (commits/s with
+//           PostgreSQL's own group commit);
+//   fanout  the bare process holding 1,000 SSE streams and writing each POSTed message to all of
+//           them from memory (the latency of 1,000 socket writes and the client reading them).
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { ConnPool, SseConn } from '../client.ts';
+import { embeddedUrl, treeCpuMs, type BenchServer } from '../server.ts';
+import { now, round, sleep, summarize, type Result } from '../common.ts';
+
+const BARE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bareServer.ts');
+
+interface Bare { port: number; pid: number; stop(): Promise<void> }
+
+async function startBare(): Promise<Bare> {
+  const child = spawn(process.execPath, ['--import', 'tsx', BARE], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      const m = /listening (\d+)/.exec(out);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once('exit', (c) => reject(new Error(`bare server exited ${c}`)));
+  });
+  return { port, pid: child.pid!, async stop() { child.kill('SIGTERM'); await exited; } };
+}
+
+export async function floorHttp(concurrency: number, seconds: number): Promise<Result> {
+  const bare = await startBare();
+  const pool = new ConnPool('127.0.0.1', bare.port, concurrency);
+  const headers = { 'content-type': 'application/json' };
+  const lat: number[] = [];
+  let ok = 0;
+  let k = 0;
+  const cpu0 = treeCpuMs(bare.pid);
+  const t0 = now();
+  const end = t0 + seconds * 1000;
+  try {
+    await Promise.all(Array.from({ length: concurrency }, async () => {
+      while (now() < end) {
+        const i = k++;
+        const t = now();
+        const r = await pool.request('POST', '/publish', headers, JSON.stringify({ to: [`u${i % 100}`], type: 'bench', payload: { i } }));
+        if (r.status === 201) { ok++; lat.push(now() - t); }
+      }
+    }));
+  } finally {
+    pool.close();
+  }
+  const elapsed = (now() - t0) / 1000;
+  const cpu = treeCpuMs(bare.pid).node - cpu0.node;
+  await bare.stop();
+  return { scenario: 'floor-http', concurrency, requestsPerSec: Math.round(ok / elapsed), latencyMs: summarize(lat), cpuUsPerRequest: round((cpu * 1000) / Math.max(1, ok), 1) };
+}
+
+export async function floorCommit(s: BenchServer, concurrency: number, seconds: number): Promise<Result> {
+  const url = embeddedUrl(s.dataDir);
+  const table = `bench_floor_${Date.now().toString(36)}`;
+  const clients = await Promise.all(Array.from({ length: concurrency }, async () => {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    return c;
+  }));
+  const insert = { name: 'floor', text: `INSERT INTO ${table} (body) VALUES ($1::jsonb)`, values: ['{"i":0}'] };
+  try {
+    await clients[0]!.query(`CREATE TABLE ${table} (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, body jsonb NOT NULL)`);
+    // One client, one commit at a time: the latency of a durable write here.
+    const one: number[] = [];
+    const endOne = now() + (seconds * 1000) / 2;
+    while (now() < endOne) {
+      const t = now();
+      await clients[0]!.query(insert);
+      one.push(now() - t);
+    }
+    // Many at once: PostgreSQL shares WAL flushes between concurrent commits by itself.
+    let ok = 0;
+    const t0 = now();
+    const end = t0 + seconds * 1000;
+    await Promise.all(clients.map(async (c) => {
+      while (now() < end) {
+        await c.query(insert);
+        ok++;
+      }
+    }));
+    const elapsed = (now() - t0) / 1000;
+    return { scenario: 'floor-commit', commitMs: summarize(one), concurrency, commitsPerSec: Math.round(ok / elapsed) };
+  } finally {
+    await clients[0]!.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined);
+    await Promise.all(clients.map((c) => c.end()));
+  }
+}
+
+export async function floorFanout(subscribers: number, messages: number, rate: number): Promise<Result> {
+  const bare = await startBare();
+  const lat: number[] = [];
+  const got: number[][] = Array.from({ length: subscribers }, () => []);
+  let ready = 0;
+  const conns = got.map((list) => new SseConn('127.0.0.1', bare.port, '/stream', {}, (e) => {
+    if (e.event === 'ready') { ready++; return; }
+    const msg = JSON.parse(e.data) as { payload: { t: number; j: number } };
+    list.push(msg.payload.j);
+    lat.push(now() - msg.payload.t);
+  }));
+  const pool = new ConnPool('127.0.0.1', bare.port, 4);
+  try {
+    while (ready < subscribers) await sleep(50);
+    await sleep(300);
+    const t0 = now();
+    const inflight: Promise<unknown>[] = [];
+    for (let j = 0; j < messages; j++) {
+      const due = t0 + (j * 1000) / rate;
+      const wait = due - now();
+      if (wait > 1) await sleep(wait);
+      inflight.push(pool.request('POST', '/publish', { 'content-type': 'application/json' }, JSON.stringify({ t: due, j })));
+    }
+    await Promise.all(inflight);
+    const deadline = Date.now() + 15_000;
+    while (lat.length < subscribers * messages && Date.now() < deadline) await sleep(50);
+  } finally {
+    for (const c of conns) c.close();
+    pool.close();
+    await bare.stop();
+  }
+  const complete = got.filter((l) => l.length === messages && l.every((v, i) => v === i)).length;
+  return { scenario: 'floor-fanout', subscribers, messages, rate, latencyMs: summarize(lat), delivered: lat.length, expected: subscribers * messages, subscribersComplete: complete };
+}
