@@ -9,7 +9,7 @@ import { idle } from './scenarios/idle.ts';
 import { unicast } from './scenarios/unicast.ts';
 import { fanout } from './scenarios/fanout.ts';
 import { publishThroughput, catchup } from './scenarios/throughput.ts';
-import { floorHttp, floorCommit, floorFanout } from './scenarios/floor.ts';
+import { floorHttp, floorCommit, floorUnicast, floorFanout } from './scenarios/floor.ts';
 import { round, type Result } from './common.ts';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -87,6 +87,10 @@ async function main(): Promise<void> {
       log('floor: bare commits');
       emit(await floorCommit(s, 32, quick ? 3 : 10));
     });
+    for (const kind of ['poll', 'sse'] as const) {
+      log(`floor: in-memory unicast ${kind}`);
+      emit(await floorUnicast(kind, quick ? 100 : 1000, quick ? 100 : 500, quick ? 2 : 10));
+    }
     log('floor: in-memory fan-out');
     emit(await floorFanout(quick ? 100 : 1000, quick ? 20 : 100, 20));
   }
@@ -104,7 +108,8 @@ function printTable(rs: Result[]): void {
     else if (r.scenario === 'publish') rows.push([r.scenario, `msgs/s, c=${x.concurrency}; p99 ms; CPU µs per publish (node; node+PG)`, `${x.msgsPerSec}; p99 ${x.latencyMs.p99}; errors ${x.errors}; ${x.cpuUsPerMsg.node}; ${x.cpuUsPerMsg.nodeAndPostgres}`]);
     else if (r.scenario === 'floor-http') rows.push([r.scenario, `bare node:http POST req/s, c=${x.concurrency}; p99 ms; CPU µs per request`, `${x.requestsPerSec}; p99 ${x.latencyMs.p99}; ${x.cpuUsPerRequest}`]);
     else if (r.scenario === 'floor-commit') rows.push([r.scenario, `one-row durable commit ms p50/p99/max; commits/s, c=${x.concurrency}`, `${x.commitMs.p50} / ${x.commitMs.p99} / ${x.commitMs.max}; ${x.commitsPerSec}/s`]);
-    else if (r.scenario === 'floor-fanout') rows.push([r.scenario, `in-memory fan-out latency ms p50/p90/p99/max ×${x.subscribers}`, `${x.latencyMs.p50} / ${x.latencyMs.p90} / ${x.latencyMs.p99} / ${x.latencyMs.max}; ${x.delivered}/${x.expected} delivered, ${x.subscribersComplete} complete`]);
+    else if (r.scenario.startsWith('floor-unicast')) rows.push([r.scenario, `in-memory latency ms p50/p90/p99/max @${x.rate}/s; CPU µs per message`, `${x.latencyMs.p50} / ${x.latencyMs.p90} / ${x.latencyMs.p99} / ${x.latencyMs.max}; lost ${x.lost}; ${x.cpuUsPerMsg}`]);
+    else if (r.scenario === 'floor-fanout') rows.push([r.scenario, `in-memory fan-out latency ms p50/p90/p99/max ×${x.subscribers}; CPU ms per message`, `${x.latencyMs.p50} / ${x.latencyMs.p90} / ${x.latencyMs.p99} / ${x.latencyMs.max}; ${x.delivered}/${x.expected} delivered, ${x.subscribersComplete} complete; ${x.cpuMsPerMsg}`]);
     else if (r.scenario === 'catchup') rows.push([r.scenario, `msgs/s of ${x.n}: poll / SSE`, `${x.poll.msgsPerSec} (${x.poll.requests} req) / ${x.sse.msgsPerSec}; complete ${x.poll.complete && x.sse.complete}`]);
   }
   const w = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -122,9 +127,11 @@ function printRatios(rs: Result[]): void {
   if (pub && commit) lines.push(`publish: ${pub.msgsPerSec} msgs/s vs ${commit.commitsPerSec} one-row commits/s from 32 clients (group commit shares the flushes)`);
   for (const kind of ['unicast-poll', 'unicast-sse']) {
     const u = by(kind);
+    const bare = by(`floor-${kind}`);
+    if (u && bare) lines.push(`${kind}: p50/p99 ${u.latencyMs.p50}/${u.latencyMs.p99} ms vs in-memory ${bare.latencyMs.p50}/${bare.latencyMs.p99} ms; Node CPU per message ${u.cpuUsPerMsg.node} vs ${bare.cpuUsPerMsg} µs`);
     if (u && commit) lines.push(`${kind}: p50 ${u.latencyMs.p50} ms vs one durable commit p50 ${commit.commitMs.p50} ms (p99 ${u.latencyMs.p99} vs ${commit.commitMs.p99})`);
   }
-  if (fan && bareFan) lines.push(`fanout: p50/p99 ${fan.latencyMs.p50}/${fan.latencyMs.p99} ms vs in-memory ${bareFan.latencyMs.p50}/${bareFan.latencyMs.p99} ms (×${round(fan.latencyMs.p50 / bareFan.latencyMs.p50, 1)} / ×${round(fan.latencyMs.p99 / bareFan.latencyMs.p99, 1)})`);
+  if (fan && bareFan) lines.push(`fanout: p50/p99 ${fan.latencyMs.p50}/${fan.latencyMs.p99} ms vs in-memory ${bareFan.latencyMs.p50}/${bareFan.latencyMs.p99} ms (×${round(fan.latencyMs.p50 / bareFan.latencyMs.p50, 1)} / ×${round(fan.latencyMs.p99 / bareFan.latencyMs.p99, 1)}); Node CPU per message ${fan.cpuMsPerMsg.node} vs ${bareFan.cpuMsPerMsg} ms`);
   if (lines.length) process.stdout.write('\nBeside the floor:\n' + lines.map((l) => `  ${l}`).join('\n') + '\n');
 }
 

@@ -5,13 +5,15 @@
 //   commit  the embedded PostgreSQL alone: a one-row durable INSERT per transaction, one client in
 //           a row (the latency no durable delivery can beat) and 32 at once (commits/s with
 //           PostgreSQL's own group commit);
+//   unicast the bare process holding 1,000 long polls or streams, one per user, answering each
+//           POSTed message from memory (the latency of HTTP alone at the same rate);
 //   fanout  the bare process holding 1,000 SSE streams and writing each POSTed message to all of
 //           them from memory (the latency of 1,000 socket writes and the client reading them).
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { ConnPool, SseConn } from '../client.ts';
+import { Conn, ConnPool, SseConn } from '../client.ts';
 import { embeddedUrl, treeCpuMs, type BenchServer } from '../server.ts';
 import { now, round, sleep, summarize, type Result } from '../common.ts';
 
@@ -111,25 +113,91 @@ export async function floorFanout(subscribers: number, messages: number, rate: n
     lat.push(now() - msg.payload.t);
   }));
   const pool = new ConnPool('127.0.0.1', bare.port, 4);
+  let cpuMsPerMsg = NaN;
   try {
     while (ready < subscribers) await sleep(50);
     await sleep(300);
+    const cpu0 = treeCpuMs(bare.pid).node;
     const t0 = now();
     const inflight: Promise<unknown>[] = [];
     for (let j = 0; j < messages; j++) {
       const due = t0 + (j * 1000) / rate;
       const wait = due - now();
       if (wait > 1) await sleep(wait);
-      inflight.push(pool.request('POST', '/publish', { 'content-type': 'application/json' }, JSON.stringify({ t: due, j })));
+      inflight.push(pool.request('POST', '/publish', { 'content-type': 'application/json' }, JSON.stringify({ t: Math.max(due, now()), j })));
     }
     await Promise.all(inflight);
     const deadline = Date.now() + 15_000;
     while (lat.length < subscribers * messages && Date.now() < deadline) await sleep(50);
+    cpuMsPerMsg = round((treeCpuMs(bare.pid).node - cpu0) / messages, 1);
   } finally {
     for (const c of conns) c.close();
     pool.close();
     await bare.stop();
   }
   const complete = got.filter((l) => l.length === messages && l.every((v, i) => v === i)).length;
-  return { scenario: 'floor-fanout', subscribers, messages, rate, latencyMs: summarize(lat), delivered: lat.length, expected: subscribers * messages, subscribersComplete: complete };
+  return { scenario: 'floor-fanout', subscribers, messages, rate, latencyMs: summarize(lat), delivered: lat.length, expected: subscribers * messages, subscribersComplete: complete, cpuMsPerMsg };
+}
+
+export async function floorUnicast(kind: 'poll' | 'sse', waiters: number, rate: number, seconds: number): Promise<Result> {
+  const bare = await startBare();
+  const users = Array.from({ length: waiters }, (_, i) => `u${i}`);
+  const lat: number[] = [];
+  const seen = new Set<number>();
+  const receive = (m: { payload: { t: number; k: number } }) => {
+    seen.add(m.payload.k);
+    lat.push(now() - m.payload.t);
+  };
+  let stopping = false;
+  let ready = 0;
+  const closers: (() => void)[] = [];
+  for (const u of users) {
+    if (kind === 'poll') {
+      const c = new Conn('127.0.0.1', bare.port);
+      closers.push(() => c.close());
+      void (async () => {
+        let first = true;
+        while (!stopping) {
+          const p = c.request('GET', `/poll?u=${u}`, {});
+          if (first) { first = false; ready++; }
+          const r = await p.catch(() => null);
+          if (r?.status === 200) for (const m of (JSON.parse(r.body) as { messages: { payload: { t: number; k: number } }[] }).messages) receive(m);
+          else if (!stopping && r?.status !== 204) await sleep(100);
+        }
+      })();
+    } else {
+      const c = new SseConn('127.0.0.1', bare.port, `/stream?u=${u}`, {}, (e) => {
+        if (e.event === 'ready') ready++;
+        else receive(JSON.parse(e.data) as { payload: { t: number; k: number } });
+      });
+      closers.push(() => c.close());
+    }
+  }
+  const pool = new ConnPool('127.0.0.1', bare.port, 64);
+  let sent = 0;
+  let cpuUsPerMsg = NaN;
+  try {
+    while (ready < waiters) await sleep(50);
+    await sleep(1000);
+    const cpu0 = treeCpuMs(bare.pid).node;
+    const t0 = now();
+    const inflight: Promise<unknown>[] = [];
+    for (let k = 0; k < rate * seconds; k++) {
+      const due = t0 + (k * 1000) / rate;
+      const wait = due - now();
+      if (wait > 1) await sleep(wait);
+      inflight.push(pool.request('POST', '/publish', { 'content-type': 'application/json' }, JSON.stringify({ to: [users[k % waiters]], type: 'bench', payload: { t: Math.max(due, now()), k } }))
+        .then((r) => { if (r.status === 201) sent++; }, () => undefined));
+    }
+    await Promise.all(inflight);
+    const deadline = Date.now() + 10_000;
+    while (seen.size < sent && Date.now() < deadline) await sleep(10);
+    cpuUsPerMsg = round(((treeCpuMs(bare.pid).node - cpu0) * 1000) / Math.max(1, seen.size), 1);
+  } finally {
+    stopping = true;
+    for (const c of closers) c();
+    pool.close();
+    await bare.stop();
+  }
+  return { scenario: `floor-unicast-${kind}`, waiters, rate, seconds, published: sent, received: seen.size, lost: sent - seen.size, latencyMs: summarize(lat), cpuUsPerMsg };
 }
