@@ -38,7 +38,7 @@ export async function fanout(s: BenchServer, subscribers: number, messages: numb
     const due = t0 + (j * 1000) / rate;
     const wait = due - now();
     if (wait > 1) await sleep(wait);
-    const t = Math.max(due, now());
+    const t = Math.min(due, now());
     inflight.push(pool.request('POST', '/v1/messages', auth, JSON.stringify({ group, type: 'bench', payload: { t, j } }))
       .then((r) => { if (r.status >= 300) errors++; pubLat.push(now() - t); }, () => { errors++; }));
   }

@@ -124,7 +124,7 @@ export async function floorFanout(subscribers: number, messages: number, rate: n
       const due = t0 + (j * 1000) / rate;
       const wait = due - now();
       if (wait > 1) await sleep(wait);
-      inflight.push(pool.request('POST', '/publish', { 'content-type': 'application/json' }, JSON.stringify({ t: Math.max(due, now()), j })));
+      inflight.push(pool.request('POST', '/publish', { 'content-type': 'application/json' }, JSON.stringify({ t: Math.min(due, now()), j })));
     }
     await Promise.all(inflight);
     const deadline = Date.now() + 15_000;
@@ -186,7 +186,7 @@ export async function floorUnicast(kind: 'poll' | 'sse', waiters: number, rate: 
       const due = t0 + (k * 1000) / rate;
       const wait = due - now();
       if (wait > 1) await sleep(wait);
-      inflight.push(pool.request('POST', '/publish', { 'content-type': 'application/json' }, JSON.stringify({ to: [users[k % waiters]], type: 'bench', payload: { t: Math.max(due, now()), k } }))
+      inflight.push(pool.request('POST', '/publish', { 'content-type': 'application/json' }, JSON.stringify({ to: [users[k % waiters]], type: 'bench', payload: { t: Math.min(due, now()), k } }))
         .then((r) => { if (r.status === 201) sent++; }, () => undefined));
     }
     await Promise.all(inflight);

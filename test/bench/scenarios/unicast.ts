@@ -88,7 +88,7 @@ export async function unicast(s: BenchServer, o: UnicastOptions): Promise<Result
     const wait = due - now();
     if (wait > 1) await sleep(wait);
     // From when it was due, or when it left if that was earlier (sleeps are not finer than 1 ms).
-    const t = Math.max(due, now());
+    const t = Math.min(due, now());
     const u = users[k % users.length]!;
     inflight.push(pool.request('POST', '/v1/messages', auth, JSON.stringify({ to: [u], type: 'bench', payload: { t, k } }))
       .then((r) => { if (r.status < 300) { sent++; commitLat.push(now() - t); } else errors++; }, () => { errors++; }));
