@@ -9,6 +9,7 @@ import { insertMessages, findByDedup, type NewMessage, type StoredMessage } from
 import { groupSize } from '../../db/queries/groups.ts';
 import { ApiError } from '../errors.ts';
 import { messageId } from './messageId.ts';
+import { userKey } from '../delivery/keys.ts';
 import type { FanoutQueue } from './fanout.ts';
 import type { BodyCache } from './bodyCache.ts';
 
@@ -78,9 +79,20 @@ export function requestHash(i: PublishInput): Buffer {
   return crypto.createHash('sha256').update(JSON.stringify([to, i.group, i.type, i.payloadJson])).digest();
 }
 
+/** What a message writes that another batch in flight must not: its inboxes and its dedupId. */
+function recipientKeys(m: NewMessage): string[] {
+  const keys = m.recipients.map((u) => userKey(m.tenantId, u));
+  if (m.dedupId !== null) keys.push(`dedup\u0000${m.tenantId}\u0000${m.sender}\u0000${m.dedupId}`);
+  return keys;
+}
+
 export class Publisher {
   private queue: Pending[] = [];
   private inFlight = 0;
+  /** Inboxes (tenant, user) that a batch in flight writes. */
+  private readonly writing = new Set<string>();
+  /** A batch with a group message is in flight: its recipients are unknown until it runs. */
+  private exclusive = false;
   /** Settles when the latest publish to arrive has joined the queue (or failed before it). */
   private lastInLine: Promise<void> = Promise.resolve();
 
@@ -179,15 +191,54 @@ export class Publisher {
     });
   }
 
+  /**
+   * Starts batches while fewer than `concurrency` are in flight. A message to a user whose inbox
+   * a batch in flight writes waits for it: two transactions take the inbox row lock in whatever
+   * order they reach it, so the later publish could get the lower seq. Messages behind a waiting
+   * one with a recipient in common wait too; others may pass it. A group message's members are
+   * read by the statement itself, so it runs only with nothing else in flight, and nothing starts
+   * after it until it is done. With one in flight at a time (the default) a batch is simply the
+   * head of the queue.
+   */
   private kick(): void {
-    while (this.inFlight < this.opts.concurrency && this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.opts.batchMax);
+    while (this.inFlight < this.opts.concurrency && this.queue.length > 0 && !this.exclusive) {
+      const batch = this.takeBatch();
+      if (batch.length === 0) return;
+      // One writer at a time (the default) has nothing to keep apart.
+      const keys = this.opts.concurrency > 1 ? batch.flatMap((p) => recipientKeys(p.msg)) : [];
+      const exclusive = batch.some((p) => p.msg.fanout !== 'none');
+      for (const k of keys) this.writing.add(k);
+      this.exclusive = exclusive;
       this.inFlight++;
       void this.commit(batch).finally(() => {
+        for (const k of keys) this.writing.delete(k);
+        if (exclusive) this.exclusive = false;
         this.inFlight--;
         this.kick();
       });
     }
+  }
+
+  /** The next batch in arrival order, leaving in the queue what must wait (see kick). */
+  private takeBatch(): Pending[] {
+    if (this.inFlight === 0) return this.queue.splice(0, this.opts.batchMax);
+    const batch: Pending[] = [];
+    const rest: Pending[] = [];
+    const held = new Set<string>();
+    let i = 0;
+    for (; i < this.queue.length && batch.length < this.opts.batchMax; i++) {
+      const p = this.queue[i]!;
+      if (p.msg.fanout !== 'none') break;
+      const keys = recipientKeys(p.msg);
+      if (keys.some((k) => this.writing.has(k) || held.has(k))) {
+        for (const k of keys) held.add(k);
+        rest.push(p);
+      } else {
+        batch.push(p);
+      }
+    }
+    this.queue = [...rest, ...this.queue.slice(i)];
+    return batch;
   }
 
   /** Committed: waiters here get it first, then the publisher its answer. */
@@ -207,18 +258,19 @@ export class Publisher {
         for (const p of batch) p.reject(err);
         return;
       }
-      // One bad message must not fail the others: store each on its own.
-      await Promise.all(batch.map(async (p) => {
+      // One bad message must not fail the others: store each on its own, one after another (in
+      // parallel, two to one user could take their seqs in either order).
+      for (const p of batch) {
         let stored: StoredMessage | null;
         try {
           stored = (await insertMessages(this.db, [p.msg], this.origin))[0] ?? null;
         } catch (e) {
           if (isConnectionError(e)) this.opts.local?.uncertain();
           p.reject(e);
-          return;
+          continue;
         }
         this.done(p, stored);
-      }));
+      }
       return;
     }
     batch.forEach((p, i) => this.done(p, out[i] ?? null));
