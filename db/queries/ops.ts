@@ -57,17 +57,30 @@ export interface DeliveryRow {
   writtenAt: Date;
 }
 
+/** Consecutive writes to one device by one transport: first_seq..last_seq, each write's end and time. */
+export interface DeliveryRun extends DeliveryRow {
+  /** The last seq of each write, in order (the last one is lastSeq). */
+  ends: number[];
+  /** Each write's time in ms after writtenAt (the first is 0). */
+  atMs: number[];
+}
+
 /** Stores a batch of delivery records in one statement, committed asynchronously (hints, not data). */
-export async function insertDeliveries(db: Queryable, rows: readonly DeliveryRow[]): Promise<void> {
+export async function insertDeliveries(db: Queryable, runs: readonly DeliveryRun[]): Promise<void> {
+  // A run of one write is stored as before (NULL ends and at_ms); arrays go as array literals.
+  const many = (r: DeliveryRun, a: number[]) => (r.ends.length > 1 ? `{${a.join(',')}}` : null);
   await db.query({
     name: 'insert_deliveries',
     text: `WITH lazy AS (SELECT set_config('synchronous_commit', 'off', true))
-           INSERT INTO deliveries (tenant_id, user_id, device_id, first_seq, last_seq, transport, written_at)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::timestamptz[])
+           INSERT INTO deliveries (tenant_id, user_id, device_id, first_seq, last_seq, transport, written_at, ends, at_ms)
+           SELECT t, u, d, f, l, tr, w, e::bigint[], a::int[]
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::timestamptz[], $8::text[], $9::text[])
+                AS r(t, u, d, f, l, tr, w, e, a)
            WHERE (SELECT true FROM lazy)`,
     values: [
-      rows.map((r) => r.tenantId), rows.map((r) => r.userId), rows.map((r) => r.deviceId), rows.map((r) => r.firstSeq),
-      rows.map((r) => r.lastSeq), rows.map((r) => r.transport), rows.map((r) => r.writtenAt),
+      runs.map((r) => r.tenantId), runs.map((r) => r.userId), runs.map((r) => r.deviceId), runs.map((r) => r.firstSeq),
+      runs.map((r) => r.lastSeq), runs.map((r) => r.transport), runs.map((r) => r.writtenAt),
+      runs.map((r) => many(r, r.ends)), runs.map((r) => many(r, r.atMs)),
     ],
   });
 }
@@ -76,8 +89,13 @@ export async function insertDeliveries(db: Queryable, rows: readonly DeliveryRow
 export async function pruneDeliveries(db: Queryable, olderThanS: number, limit: number): Promise<number> {
   const res = await db.query({
     name: 'prune_deliveries',
-    text: `DELETE FROM deliveries WHERE ctid = ANY (ARRAY(
-             SELECT ctid FROM deliveries WHERE written_at < now() - make_interval(secs => $1) LIMIT $2))`,
+    // The oldest `limit` records (and any sharing the last one's time), by the written_at index
+    // of each partition. Not by ctid: a ctid is only unique within one partition, and matching
+    // (tableoid, ctid) pairs is a hash join over the whole table.
+    text: `DELETE FROM deliveries
+           WHERE written_at < now() - make_interval(secs => $1)
+             AND written_at <= COALESCE((SELECT written_at FROM deliveries WHERE written_at < now() - make_interval(secs => $1)
+                                         ORDER BY written_at OFFSET $2 - 1 LIMIT 1), 'infinity')`,
     values: [olderThanS, limit],
   });
   return res.rowCount ?? 0;
@@ -127,11 +145,14 @@ export async function traceRecipients(db: Queryable, tenantId: string, id: strin
            SELECT e.user_id, e.seq, COALESCE(i.read_seq, 0) AS read_seq, e.total::int AS total,
                   d.device_id, d.acked_seq, d.last_seen,
                   (SELECT json_agg(json_build_array(
-                            to_char(w.written_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), w.transport)
-                          ORDER BY w.written_at)
-                     FROM deliveries w
-                    WHERE w.tenant_id = $1 AND w.user_id = e.user_id AND w.device_id = d.device_id
-                      AND w.last_seq >= e.seq AND w.first_seq <= e.seq) AS writes
+                            to_char(x.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), x.transport) ORDER BY x.at)
+                     FROM (SELECT w.transport,
+                                  -- In a run of writes, the first write whose end reaches the seq wrote it.
+                                  w.written_at + COALESCE((SELECT o.ms FROM unnest(w.ends, w.at_ms) AS o(e, ms)
+                                                           WHERE o.e >= e.seq ORDER BY o.e LIMIT 1), 0) * interval '1 millisecond' AS at
+                             FROM deliveries w
+                            WHERE w.tenant_id = $1 AND w.user_id = e.user_id AND w.device_id = d.device_id
+                              AND w.last_seq >= e.seq AND w.first_seq <= e.seq) x) AS writes
            FROM e
            LEFT JOIN inboxes i ON i.tenant_id = $1 AND i.user_id = e.user_id
            LEFT JOIN devices d ON d.tenant_id = $1 AND d.user_id = e.user_id
