@@ -5,6 +5,7 @@
 import type { Queryable } from '../../db/pool.ts';
 import { startDevices, type DeviceState, type Touch } from '../../db/queries/inbox.ts';
 import { PerTurn } from './perTurn.ts';
+import { deviceKey } from '../delivery/keys.ts';
 
 interface Pending extends Touch {
   resolve: (s: DeviceState) => void;
@@ -33,7 +34,7 @@ export class DeviceTouches {
       const later: Pending[] = [];
       const seen = new Set<string>();
       for (const t of list) {
-        const k = `${t.userId}\u0000${t.deviceId}`;
+        const k = deviceKey(tenantId, t.userId, t.deviceId);
         if (seen.has(k) || batch.length === MAX_PER_STATEMENT) later.push(t);
         else {
           seen.add(k);
