@@ -199,7 +199,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     statsCacheMs: int(env, 'STATS_CACHE_MS', 5000, 0, 600000),
     deliveryLog: bool(env, 'DELIVERY_LOG', true),
     // One INSERT per quarter second carries every write of that interval.
-    deliveryLogFlushMs: int(env, 'DELIVERY_LOG_FLUSH_MS', 250, 10, 60000),
+    deliveryLogFlushMs: int(env, 'DELIVERY_LOG_FLUSH_MS', 1000, 10, 60000),
     // As long as a message lives by default (72 h): a trace of an expired message has nothing to show.
     deliveryLogRetentionS: int(env, 'DELIVERY_LOG_RETENTION_S', 259200, 60, 10 * 365 * 86400),
 

@@ -6,7 +6,7 @@
 // Writes to one device that continue each other (same transport, the next seqs) within one flush
 // are one row, a run, each write keeping its own end and time: a stream in a group receiving 20
 // messages a second wrote 20 rows a second, ~10 ms of PostgreSQL time per message to 1,000 such
-// streams; now 5 (with the default 250 ms flush).
+// streams; now one (with the default 1 s flush).
 import type { Queryable } from '../../db/pool.ts';
 import { insertDeliveries, pruneDeliveries, type DeliveryRow, type DeliveryRun } from '../../db/queries/ops.ts';
 import { deviceKey } from '../delivery/keys.ts';
