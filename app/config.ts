@@ -198,7 +198,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     // Scrapes come every 15-60 s; several consoles polling every 2 s still cost one read per 5 s.
     statsCacheMs: int(env, 'STATS_CACHE_MS', 5000, 0, 600000),
     deliveryLog: bool(env, 'DELIVERY_LOG', true),
-    // One INSERT per quarter second carries every write of that interval.
+    // One INSERT a second carries every write of that interval (a device's continuing writes share a row).
     deliveryLogFlushMs: int(env, 'DELIVERY_LOG_FLUSH_MS', 1000, 10, 60000),
     // As long as a message lives by default (72 h): a trace of an expired message has nothing to show.
     deliveryLogRetentionS: int(env, 'DELIVERY_LOG_RETENTION_S', 259200, 60, 10 * 365 * 86400),

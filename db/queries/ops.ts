@@ -148,8 +148,8 @@ export async function traceRecipients(db: Queryable, tenantId: string, id: strin
                             to_char(x.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), x.transport) ORDER BY x.at)
                      FROM (SELECT w.transport,
                                   -- In a run of writes, the first write whose end reaches the seq wrote it.
-                                  w.written_at + COALESCE((SELECT o.ms FROM unnest(w.ends, w.at_ms) AS o(e, ms)
-                                                           WHERE o.e >= e.seq ORDER BY o.e LIMIT 1), 0) * interval '1 millisecond' AS at
+                                  w.written_at + COALESCE((SELECT o.ms FROM unnest(w.ends, w.at_ms) AS o(end_seq, ms)
+                                                           WHERE o.end_seq >= e.seq ORDER BY o.end_seq LIMIT 1), 0) * interval '1 millisecond' AS at
                              FROM deliveries w
                             WHERE w.tenant_id = $1 AND w.user_id = e.user_id AND w.device_id = d.device_id
                               AND w.last_seq >= e.seq AND w.first_seq <= e.seq) x) AS writes

@@ -46,8 +46,8 @@ export interface StoredMessage {
 // NOTIFY payloads stay below PostgreSQL's 8000-byte limit: 40 users (<= 128 chars) a chunk.
 // Each message's body (what readers receive) is built here once, stored, and returned with its
 // recipients' seqs in one row per message: waiters in this process take it without reading the
-// inbox, and the body cache keeps it for readers catching up. The NOTIFY ends with `|@<origin>`, the publishing process: it hands
-// its own commits to its waiters itself.
+// inbox, and the body cache keeps it for readers catching up. The NOTIFY ends with `|@<origin>`,
+// the publishing process: it hands its own commits to its waiters itself.
 const PUBLISH_BATCH_SQL = `
 WITH msg AS (
   SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bytea[], $9::int[], $12::text[])
@@ -150,7 +150,7 @@ export async function insertMessages(db: Queryable, batch: readonly NewMessage[]
  * `user|seq|user|seq…` (ids never contain '|'): one text per message rather than a row per
  * recipient, which for a group of 1,000 saved parsing 1,000 rows and 2,000 timestamps.
  */
-export function parseSeqs(text: string | null): Record<string, number> {
+function parseSeqs(text: string | null): Record<string, number> {
   // No prototype: a user may be called "__proto__" (its seq would silently not be set).
   const seqs = Object.create(null) as Record<string, number>;
   if (!text) return seqs;

@@ -1,7 +1,9 @@
 // The floor: a bare node:http server that does no work beyond HTTP — what one Node process on this
 // machine can do at best with the same clients. Nothing is stored, nothing is checked.
 //   GET  /stream[?u=user]   holds an SSE stream (for that user, or for every message without `to`)
-//   GET  /poll?u=user       holds a long poll until a message for the user (25 s: 204)
+//   GET  /poll?u=user       holds a long poll until a message for the user (25 s: 204); a message
+//                           for a user with no poll held at that moment is dropped (the scenario
+//                           reports it as lost)
 //   POST /publish           reads and parses the JSON body; `{"to":[user…]}` goes to those users'
 //                           polls and streams, any other body as one SSE event to every stream
 //                           (an in-memory fan-out, like Nchan's); answers 201
@@ -13,7 +15,7 @@ const streams = new Map<string, Set<http.ServerResponse>>();
 const polls = new Map<string, http.ServerResponse>();
 let seq = 0;
 
-function hold(req: http.IncomingMessage, res: http.ServerResponse, url: URL): void {
+function hold(res: http.ServerResponse, url: URL): void {
   const user = url.searchParams.get('u');
   if (url.pathname === '/stream') {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
@@ -55,7 +57,7 @@ function publish(body: string): void {
 const server = http.createServer((req, res) => {
   req.socket.setNoDelay(true);
   const url = new URL(req.url ?? '/', 'http://x');
-  if (req.method === 'GET') return hold(req, res, url);
+  if (req.method === 'GET') return hold(res, url);
   if (req.method !== 'POST' || url.pathname !== '/publish') {
     res.writeHead(404).end();
     return;
