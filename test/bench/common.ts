@@ -9,6 +9,23 @@ export const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
 export interface Summary { n: number; p50: number; p90: number; p99: number; max: number }
 
+/**
+ * Open loop: calls `send(k, t)` for k = 0..count-1 at `rate` a second, each when due, without
+ * waiting for earlier ones; `t` is when the message was due, or when it left if that was earlier
+ * (sleeps are not finer than 1 ms), so latency counts from there. Resolves when every send has.
+ */
+export async function openLoop(count: number, rate: number, send: (k: number, t: number) => Promise<unknown>): Promise<void> {
+  const t0 = now();
+  const inflight: Promise<unknown>[] = [];
+  for (let k = 0; k < count; k++) {
+    const due = t0 + (k * 1000) / rate;
+    const wait = due - now();
+    if (wait > 1) await sleep(wait);
+    inflight.push(send(k, Math.min(due, now())));
+  }
+  await Promise.all(inflight);
+}
+
 export function summarize(values: number[]): Summary {
   if (!values.length) return { n: 0, p50: NaN, p90: NaN, p99: NaN, max: NaN };
   const a = Float64Array.from(values).sort();

@@ -2,7 +2,7 @@
 // message was due to its arrival at each subscriber; completeness and order per subscriber.
 import { SseConn, ConnPool } from '../client.ts';
 import { treeCpuMs, type BenchServer } from '../server.ts';
-import { mintTokens, now, round, sleep, summarize, type Result } from '../common.ts';
+import { mintTokens, now, round, sleep, summarize, openLoop, type Result } from '../common.ts';
 
 export async function fanout(s: BenchServer, subscribers: number, messages: number, rate: number): Promise<Result> {
   const run = Date.now().toString(36);
@@ -31,18 +31,9 @@ export async function fanout(s: BenchServer, subscribers: number, messages: numb
   await sleep(300);
   const pubLat: number[] = [];
   const cpu0 = treeCpuMs(s.pid);
-  const t0 = now();
-  const inflight: Promise<void>[] = [];
   let errors = 0;
-  for (let j = 0; j < messages; j++) {
-    const due = t0 + (j * 1000) / rate;
-    const wait = due - now();
-    if (wait > 1) await sleep(wait);
-    const t = Math.min(due, now());
-    inflight.push(pool.request('POST', '/v1/messages', auth, JSON.stringify({ group, type: 'bench', payload: { t, j } }))
-      .then((r) => { if (r.status >= 300) errors++; pubLat.push(now() - t); }, () => { errors++; }));
-  }
-  await Promise.all(inflight);
+  await openLoop(messages, rate, (j, t) => pool.request('POST', '/v1/messages', auth, JSON.stringify({ group, type: 'bench', payload: { t, j } }))
+    .then((r) => { if (r.status >= 300) errors++; pubLat.push(now() - t); }, () => { errors++; }));
   const deadline = Date.now() + 15_000;
   const total = () => [...got.values()].reduce((a, l) => a + l.length, 0);
   while (total() < subscribers * messages && Date.now() < deadline) await sleep(50);

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Conn, ConnPool, SseConn } from '../client.ts';
 import { embeddedUrl, treeCpuMs, type BenchServer } from '../server.ts';
-import { now, round, sleep, summarize, type Result } from '../common.ts';
+import { now, round, sleep, summarize, openLoop, type Result } from '../common.ts';
 
 const BARE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bareServer.ts');
 
@@ -118,15 +118,7 @@ export async function floorFanout(subscribers: number, messages: number, rate: n
     while (ready < subscribers) await sleep(50);
     await sleep(300);
     const cpu0 = treeCpuMs(bare.pid).node;
-    const t0 = now();
-    const inflight: Promise<unknown>[] = [];
-    for (let j = 0; j < messages; j++) {
-      const due = t0 + (j * 1000) / rate;
-      const wait = due - now();
-      if (wait > 1) await sleep(wait);
-      inflight.push(pool.request('POST', '/publish', { 'content-type': 'application/json' }, JSON.stringify({ t: Math.min(due, now()), j })));
-    }
-    await Promise.all(inflight);
+    await openLoop(messages, rate, (j, t) => pool.request('POST', '/publish', { 'content-type': 'application/json' }, JSON.stringify({ t, j })));
     const deadline = Date.now() + 15_000;
     while (lat.length < subscribers * messages && Date.now() < deadline) await sleep(50);
     cpuMsPerMsg = round((treeCpuMs(bare.pid).node - cpu0) / messages, 1);
@@ -180,16 +172,8 @@ export async function floorUnicast(kind: 'poll' | 'sse', waiters: number, rate: 
     while (ready < waiters) await sleep(50);
     await sleep(1000);
     const cpu0 = treeCpuMs(bare.pid).node;
-    const t0 = now();
-    const inflight: Promise<unknown>[] = [];
-    for (let k = 0; k < rate * seconds; k++) {
-      const due = t0 + (k * 1000) / rate;
-      const wait = due - now();
-      if (wait > 1) await sleep(wait);
-      inflight.push(pool.request('POST', '/publish', { 'content-type': 'application/json' }, JSON.stringify({ to: [users[k % waiters]], type: 'bench', payload: { t: Math.min(due, now()), k } }))
-        .then((r) => { if (r.status === 201) sent++; }, () => undefined));
-    }
-    await Promise.all(inflight);
+    await openLoop(rate * seconds, rate, (k, t) => pool.request('POST', '/publish', { 'content-type': 'application/json' }, JSON.stringify({ to: [users[k % waiters]], type: 'bench', payload: { t, k } }))
+      .then((r) => { if (r.status === 201) sent++; }, () => undefined));
     const deadline = Date.now() + 10_000;
     while (seen.size < sent && Date.now() < deadline) await sleep(10);
     cpuUsPerMsg = round(((treeCpuMs(bare.pid).node - cpu0) * 1000) / Math.max(1, seen.size), 1);

@@ -4,7 +4,7 @@
 // publisher may target a second server process (two-instances).
 import { Conn, SseConn, ConnPool } from '../client.ts';
 import { treeCpuMs, type BenchServer } from '../server.ts';
-import { mintTokens, now, round, sleep, summarize, waitHeld, type Result } from '../common.ts';
+import { mintTokens, now, round, sleep, summarize, waitHeld, openLoop, type Result } from '../common.ts';
 
 export interface UnicastOptions {
   kind: 'poll' | 'sse';
@@ -81,19 +81,8 @@ export async function unicast(s: BenchServer, o: UnicastOptions): Promise<Result
   // Server CPU from the first publish to the last delivery: publishing and delivering together.
   const cpu0 = treeCpuMs(s.pid);
   const viaCpu0 = o.publishVia ? treeCpuMs(o.publishVia.pid).node : 0;
-  const t0 = now();
-  const inflight: Promise<void>[] = [];
-  for (let k = 0; k < total; k++) {
-    const due = t0 + (k * 1000) / o.rate;
-    const wait = due - now();
-    if (wait > 1) await sleep(wait);
-    // From when it was due, or when it left if that was earlier (sleeps are not finer than 1 ms).
-    const t = Math.min(due, now());
-    const u = users[k % users.length]!;
-    inflight.push(pool.request('POST', '/v1/messages', auth, JSON.stringify({ to: [u], type: 'bench', payload: { t, k } }))
-      .then((r) => { if (r.status < 300) { sent++; commitLat.push(now() - t); } else errors++; }, () => { errors++; }));
-  }
-  await Promise.all(inflight);
+  await openLoop(total, o.rate, (k, t) => pool.request('POST', '/v1/messages', auth, JSON.stringify({ to: [users[k % users.length]!], type: 'bench', payload: { t, k } }))
+    .then((r) => { if (r.status < 300) { sent++; commitLat.push(now() - t); } else errors++; }, () => { errors++; }));
   const deadline = Date.now() + 10_000;
   const count = () => [...got.values()].reduce((a, l) => a + l.length, 0);
   while (count() < sent && Date.now() < deadline) await sleep(10);
