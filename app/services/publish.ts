@@ -202,10 +202,8 @@ export class Publisher {
    */
   private kick(): void {
     while (this.inFlight < this.opts.concurrency && this.queue.length > 0 && !this.exclusive) {
-      const batch = this.takeBatch();
+      const { batch, keys } = this.takeBatch();
       if (batch.length === 0) return;
-      // One writer at a time (the default) has nothing to keep apart.
-      const keys = this.opts.concurrency > 1 ? batch.flatMap((p) => recipientKeys(p.msg)) : [];
       const exclusive = batch.some((p) => p.msg.fanout !== 'none');
       for (const k of keys) this.writing.add(k);
       this.exclusive = exclusive;
@@ -219,10 +217,17 @@ export class Publisher {
     }
   }
 
-  /** The next batch in arrival order, leaving in the queue what must wait (see kick). */
-  private takeBatch(): Pending[] {
-    if (this.inFlight === 0) return this.queue.splice(0, this.opts.batchMax);
+  /**
+   * The next batch in arrival order, leaving in the queue what must wait (see kick), and what the
+   * batch writes (none tracked with one writer at a time, the default: nothing to keep apart).
+   */
+  private takeBatch(): { batch: Pending[]; keys: string[] } {
+    if (this.inFlight === 0) {
+      const batch = this.queue.splice(0, this.opts.batchMax);
+      return { batch, keys: this.opts.concurrency > 1 ? batch.flatMap((p) => recipientKeys(p.msg)) : [] };
+    }
     const batch: Pending[] = [];
+    const taken: string[] = [];
     const rest: Pending[] = [];
     const held = new Set<string>();
     let i = 0;
@@ -235,10 +240,11 @@ export class Publisher {
         rest.push(p);
       } else {
         batch.push(p);
+        taken.push(...keys);
       }
     }
     this.queue = [...rest, ...this.queue.slice(i)];
-    return batch;
+    return { batch, keys: taken };
   }
 
   /** Committed: waiters here get it first, then the publisher its answer. */
